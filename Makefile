@@ -1,0 +1,50 @@
+# From Loss to Transformer: `make lab` to learn, `make test` to check everything.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+WORKERS ?= auto
+LAB_ARGS ?=
+NB := $(wildcard notebooks/[0-9][0-9]_*.ipynb solutions/[0-9][0-9]_*.ipynb)
+
+.PHONY: install lab test lint format notebooks exercises clean
+
+install: $(STAMP)
+
+# Create the virtual environment once; reinstall only when the requirements change.
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.x")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(PY) -c 'import torch, jupyterlab, nbval' || (echo "Installation failed: see the pip output above." && exit 1)
+	$(PY) -m pip install -q --no-deps -e . 2>&1 | grep -v "is ignored: it is neither" || true
+	$(PY) -m ipykernel install --user --name from-loss-to-transformer --display-name "Python (From Loss to Transformer)" >/dev/null
+	@touch $(STAMP)
+
+lab: install
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check course_lib tests bench
+
+format: install
+	$(VENV)/bin/ruff format course_lib tests bench
+	$(VENV)/bin/ruff check --fix .
+
+test: lint
+	$(PY) -m course_lib.workbook check
+	COURSE_FAST=1 $(PY) -m pytest -n $(WORKERS) --dist loadfile -q \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
+		tests $(NB)
+
+# Re-execute lectures and solutions in full mode to refresh their stored outputs.
+notebooks: install
+	$(PY) -m course_lib.notebooks run $(NB)
+	$(PY) -m course_lib.workbook generate
+
+exercises: install
+	$(PY) -m course_lib.workbook generate
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,200 @@
+"""The checker pattern: the learner passes their function or value, we compare with the reference.
+
+A checker prints exactly one line: a pass line naming what was checked, or the first failing case
+with a hint. Whatever the learner's code raises (``NotImplementedError`` included) becomes a sentence;
+the learner never sees a traceback from ``course_lib``.
+
+Writing a checker::
+
+    @checker
+    def ex01_mse(c: Check, mse):
+        got = c.call(mse, pred, target, case="two short vectors")
+        c.close(got, reference(pred, target), case="two short vectors", hint="average, not sum")
+        return "4 cases"
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+PASS = "\u2705"
+FAIL = "\u274c"
+TODO = "\u270f\ufe0f"
+
+
+class CaseFailed(Exception):
+    """One case of a checker did not hold; carries the case name, what went wrong and a hint."""
+
+    def __init__(self, case: str, problem: str, hint: str = "") -> None:
+        super().__init__(f"{case}: {problem}")
+        self.case, self.problem, self.hint = case, problem, hint
+
+
+class _NotDone(Exception):
+    """The learner's function still raises NotImplementedError."""
+
+
+@dataclass
+class CheckResult:
+    """What a checker found. Truthy when it passed; shows nothing extra in a notebook."""
+
+    name: str
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def _ipython_display_(self) -> None:  # the printed line is the whole display
+        pass
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"a tensor of shape {tuple(x.shape)} and dtype {x.dtype}"
+    return f"{type(x).__name__} {x!r}"[:120]
+
+
+class Check:
+    """The helper a checker body uses to call learner code and compare results."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.cases = 0
+
+    def call(self, fn: Callable[..., Any], *args: Any, case: str, **kwargs: Any) -> Any:
+        """Call the learner's ``fn``; turn anything it raises into a failed case."""
+        if not callable(fn):
+            raise CaseFailed(
+                case,
+                f"expected a function, got {_describe(fn)}",
+                "pass the function itself, without calling it: check(my_fn), not check(my_fn())",
+            )
+        try:
+            return fn(*args, **kwargs)
+        except NotImplementedError:
+            raise _NotDone() from None
+        except Exception as e:  # the learner's error, reported as a sentence
+            raise CaseFailed(
+                case,
+                f"your code raised {type(e).__name__}: {e}",
+                "run the cell above on this case and read the error",
+            ) from None
+
+    def raises(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        exc: type[Exception] = ValueError,
+        case: str,
+        hint: str = "",
+        mentions: str | None = None,
+    ) -> None:
+        """Fail unless ``fn(*args)`` raises ``exc`` (whose message contains ``mentions``, if given)."""
+        self.cases += 1
+        try:
+            fn(*args)
+        except NotImplementedError:
+            raise _NotDone() from None
+        except exc as e:
+            if mentions is not None and mentions not in str(e):
+                raise CaseFailed(
+                    case, f"the message {str(e)!r} does not mention {mentions!r}", hint
+                ) from None
+            return
+        except Exception as e:
+            raise CaseFailed(
+                case, f"raised {type(e).__name__}, expected {exc.__name__}", hint
+            ) from None
+        raise CaseFailed(case, f"no {exc.__name__} was raised", hint)
+
+    def expect(self, ok: bool, *, case: str, problem: str, hint: str = "") -> None:
+        """Fail ``case`` with ``problem`` and ``hint`` unless ``ok``."""
+        self.cases += 1
+        if not ok:
+            raise CaseFailed(case, problem, hint)
+
+    def close(
+        self,
+        got: Any,
+        want: Any,
+        *,
+        case: str,
+        hint: str = "",
+        atol: float = 1e-6,
+        rtol: float = 1e-5,
+    ) -> None:
+        """Fail unless ``got`` equals ``want`` (tensors or numbers) within the tolerances."""
+        self.cases += 1
+        if isinstance(want, torch.Tensor):
+            if not isinstance(got, torch.Tensor):
+                raise CaseFailed(case, f"expected a torch.Tensor, got {_describe(got)}", hint)
+            if tuple(got.shape) != tuple(want.shape):
+                raise CaseFailed(
+                    case, f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}", hint
+                )
+            g, w = got.detach().to("cpu", torch.float64), want.detach().to("cpu", torch.float64)
+            if not torch.isfinite(g).all() and torch.isfinite(w).all():
+                raise CaseFailed(
+                    case, "your result contains nan or inf where the answer is finite", hint
+                )
+            if not torch.allclose(g, w, atol=atol, rtol=rtol, equal_nan=True):
+                err = (g - w).abs().max().item()
+                raise CaseFailed(
+                    case, f"values differ from the reference (largest difference {err:.3g})", hint
+                )
+            return
+        try:
+            g, w = float(got), float(want)
+        except (TypeError, ValueError):
+            raise CaseFailed(case, f"expected a number, got {_describe(got)}", hint) from None
+        if not math.isclose(g, w, abs_tol=atol, rel_tol=rtol):
+            raise CaseFailed(case, f"expected {w:.6g}, got {g:.6g}", hint)
+
+    def equal(self, got: Any, want: Any, *, case: str, hint: str = "") -> None:
+        """Fail unless ``got == want`` (for shapes, strings, small answers)."""
+        self.cases += 1
+        if got != want:
+            raise CaseFailed(case, f"expected {want!r}, got {got!r}", hint)
+
+
+def report(name: str, passed: bool, message: str) -> CheckResult:
+    """Print the checker's one line and return its result."""
+    print(message)
+    return CheckResult(name, passed, message)
+
+
+def checker(body: Callable[..., str | None]) -> Callable[..., CheckResult]:
+    """Turn ``body(c, *learner_args)`` into a learner-facing checker that prints one line.
+
+    ``body`` raises ``CaseFailed`` (directly or via ``Check``) for a wrong answer and may return a
+    short phrase for the pass line (such as ``"5 cases including logits of 1e4"``).
+    """
+    name = body.__name__
+
+    @functools.wraps(body)
+    def run(*args: Any, **kwargs: Any) -> CheckResult:
+        c = Check(name)
+        try:
+            detail = body(c, *args, **kwargs)
+        except _NotDone:
+            return report(
+                name,
+                False,
+                f"{TODO} {name}: not done yet. Replace `raise NotImplementedError` in the exercise cell with your code, run it, then run this check again.",
+            )
+        except CaseFailed as e:
+            hint = f" Hint: {e.hint}" if e.hint else ""
+            return report(
+                name, False, f"{FAIL} {name}: failed on case '{e.case}': {e.problem}.{hint}"
+            )
+        detail = detail or f"{c.cases} cases"
+        return report(name, True, f"{PASS} {name} passed ({detail}).")
+
+    return run

@@ -1,0 +1,3 @@
+"""Generated data set module (filled in with its chapter)."""
+
+__all__: list[str] = []

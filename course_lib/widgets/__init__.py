@@ -1,0 +1,10 @@
+"""Explorers: small interactive figures (ipywidgets) that also render without a widget frontend."""
+
+from .core import Explorer, dropdown, explorer, slider
+from .losses import *  # noqa: F403
+from .activations import *  # noqa: F403
+from .optim import *  # noqa: F403
+from .attention import *  # noqa: F403
+from .sampling import *  # noqa: F403
+
+__all__ = ["Explorer", "dropdown", "explorer", "slider"]

@@ -1,0 +1,3 @@
+"""Explorer for the attention chapter (filled in with the chapter)."""
+
+__all__: list[str] = []
