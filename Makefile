@@ -15,9 +15,8 @@ install: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.x")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.txt 2>&1 | grep -v "is ignored: it is neither" || true
-	@$(PY) -c 'import torch, jupyterlab, nbval' || (echo "Installation failed: see the pip output above." && exit 1)
-	$(PY) -m pip install -q --no-deps -e . 2>&1 | grep -v "is ignored: it is neither" || true
+	$(PY) -m pip install -qq -r requirements.txt
+	$(PY) -m pip install -qq --no-deps -e .
 	$(PY) -m ipykernel install --user --name from-loss-to-transformer --display-name "Python (From Loss to Transformer)" >/dev/null
 	@touch $(STAMP)
 
@@ -34,7 +33,7 @@ format: install
 
 test: lint
 	$(PY) -m course_lib.workbook check
-	COURSE_FAST=1 $(PY) -m pytest -n $(WORKERS) --dist loadfile -q \
+	COURSE_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n $(WORKERS) --dist loadfile -q \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
 		tests $(NB)
 

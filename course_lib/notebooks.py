@@ -21,6 +21,7 @@ from .colab import SETUP_CELL, badge_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 BADGE_RE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)\s*$", re.M)
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 MACHINE_PATH_RE = re.compile(r"(/root/|/work/|/tmp/[A-Za-z0-9_]|/home/[a-z]+/|[A-Z]:\\\\Users)")
 
 
@@ -34,6 +35,14 @@ def _scrub(text: str) -> str:
     for prefix, token in ((str(ROOT), "<course>"), (sys.prefix, "<env>"), (str(Path.home()), "~")):
         text = text.replace(prefix, token)
     return text
+
+
+def _is_widget_view(out: dict) -> bool:
+    data = out.get("data", {})
+    text = data.get("text/plain", "")
+    return _WIDGET_VIEW in data or (
+        set(data) == {"text/plain"} and text.startswith(("VBox(", "HBox(", "interactive("))
+    )
 
 
 def normalize(nb: nbformat.NotebookNode, path: str) -> nbformat.NotebookNode:
@@ -61,13 +70,14 @@ def normalize(nb: nbformat.NotebookNode, path: str) -> nbformat.NotebookNode:
     for cell in cells:
         cell.metadata.pop("execution", None)
         cell.metadata.pop("widgets", None)
+        if cell.cell_type == "code":  # a widget view without its state is only a text repr
+            cell.outputs = [o for o in cell.outputs if not _is_widget_view(o)]
         for out in cell.get("outputs", []):
             if "text" in out:
                 out["text"] = _scrub(out["text"])
             for key, value in out.get("data", {}).items():
                 if key.startswith("text/") and isinstance(value, str):
                     out["data"][key] = _scrub(value)
-            out.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)
     nb.nbformat, nb.nbformat_minor = 4, max(nb.get("nbformat_minor", 5), 5)
     seen: set[str] = set()
     for i, cell in enumerate(cells):  # stable ids, so regenerated files do not churn

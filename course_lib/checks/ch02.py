@@ -1,3 +1,308 @@
-"""Checkers for workbook 02 (filled in with the chapter)."""
+"""Checkers for workbook 02: activations, their derivatives, and gradients through depth."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ._core import CaseFailed, Check, checker
+from .ch01 import _diagnose, _near, _number_answer
+
+__all__ = [
+    "ex02_sigmoid_slope",
+    "ex02_sigmoid",
+    "ex02_grad_sigmoid",
+    "ex02_grad_relu",
+    "ex02_tanh",
+    "ex02_softmax",
+    "ex02_depth_factor",
+]
+
+
+def _input_gradient(c: Check, fn: Any, x: torch.Tensor, *, case: str) -> torch.Tensor | None:
+    """d sum(fn(x)) / dx through autograd, or None when the learner's result has no graph."""
+    x = x.clone().requires_grad_()
+    y = c.call(fn, x, case=case)
+    if not isinstance(y, torch.Tensor) or not y.requires_grad:
+        return None
+    try:
+        (g,) = torch.autograd.grad(y.sum(), x)
+    except RuntimeError as e:
+        raise CaseFailed(case, f"autograd failed on your function: {e}"[:200]) from None
+    return g
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+@checker
+def ex02_sigmoid_slope(c: Check, answer: Any) -> str:
+    """Your prediction of the largest value of sigmoid'(x) over all x: a number."""
+    case = "largest slope of the sigmoid"
+    value = _number_answer(c, answer, case=case, hint="set `answer = ...` to a number")
+    known = {
+        0.5: "0.5 is sigmoid(0), the VALUE at 0; the slope there is s (1 - s) with s = 0.5",
+        1.0: "1 is the largest slope of tanh, not of the sigmoid",
+    }
+    for wrong, hint in known.items():
+        if _near(value, wrong):
+            raise CaseFailed(case, f"got {value:g}", hint)
+    c.expect(
+        _near(value, 0.25),
+        case=case,
+        problem=f"got {value:g}",
+        hint="sigmoid'(x) = s (1 - s) with s in (0, 1); a product p (1 - p) peaks at p = 1/2",
+    )
+    return "sigmoid'(0) = 0.5 * 0.5 = 0.25, its maximum"
+
+
+@checker
+def ex02_depth_factor(c: Check, answer: Any) -> str:
+    """Your prediction of the largest factor 10 sigmoid layers' slopes can multiply a gradient by."""
+    case = "gradient factor through 10 sigmoid layers"
+    value = _number_answer(c, answer, case=case, hint="set `answer = ...` to a number")
+    known = {
+        2.5: "the chain rule MULTIPLIES the factors of the layers; it does not add them",
+        0.25: "that is one layer; the gradient passes through ten of them",
+        0.5**10: "0.5 is sigmoid(0), not its slope",
+        0.75**10: "the slope at 0 is 0.25; 0.75 is 1 - 0.25",
+    }
+    for wrong, hint in known.items():
+        if _near(value, wrong, rel=2e-2):
+            raise CaseFailed(case, f"got {value:g}", hint)
+    c.expect(
+        _near(value, 0.25**10, rel=2e-2),
+        case=case,
+        problem=f"got {value:g}",
+        hint="each layer multiplies the gradient by sigmoid'(a) <= 0.25 (times its weight, here 1)",
+    )
+    return "0.25 ** 10 is about 9.5e-07: a millionth"
+
+
+# --------------------------------------------------------------------------- sigmoid
+
+
+@checker
+def ex02_sigmoid(c: Check, fn: Any) -> str:
+    """``fn(x) -> (*)`` sigmoid with finite values and finite gradients for x = +-1e4."""
+    g = torch.Generator().manual_seed(5)
+    cases = {
+        "ordinary inputs": torch.tensor([-3.0, -0.5, 0.0, 0.5, 3.0]),
+        "a (4, 3) float64 batch": torch.randn(4, 3, generator=g, dtype=torch.float64) * 5,
+        "x = +-1e4 and +-100": torch.tensor([1e4, -1e4, 100.0, -100.0, 0.0]),
+    }
+    for case, x in cases.items():
+        got = c.call(fn, x.clone(), case=case)
+        _diagnose(
+            c,
+            got,
+            torch.sigmoid(x),
+            case=case,
+            hint="exp(x) / (1 + exp(x)) is inf / inf = nan for x = 1e4: use only exp(-|x|), "
+            "which lies in (0, 1], with 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0",
+            wrongs=[
+                (torch.exp(x) / (1 + torch.exp(x)), "exp(x) / (1 + exp(x))", "this overflows"),
+                (1 / (1 + torch.exp(x)), "1 / (1 + exp(x)) = sigmoid(-x)", "the sign of x"),
+            ],
+        )
+        c.expect(
+            got.dtype == x.dtype,
+            case=case,
+            problem=f"the dtype changed from {x.dtype} to {got.dtype}",
+            hint="keep the input dtype",
+        )
+    x = torch.tensor([1e4, -1e4, 50.0, -50.0, 0.0])
+    case = "gradient at x = +-1e4 (autograd)"
+    grad = _input_gradient(c, fn, x, case=case)
+    if grad is not None:
+        c.expect(
+            bool(torch.isfinite(grad).all()),
+            case=case,
+            problem=f"the gradient is {grad.tolist()}",
+            hint="1 / (1 + exp(-x)) has the right VALUE at x = -1e4 (1 / inf = 0) but exp(-x) = inf "
+            "makes its gradient inf / inf = nan; compute with e = exp(-|x|) instead. torch.where "
+            "evaluates BOTH branches: an inf in the branch it does not pick still makes a nan "
+            "gradient, so clamp x inside each branch (x.clamp(min=0), x.clamp(max=0))",
+        )
+        c.expect(
+            abs(float(grad[4]) - 0.25) < 1e-6,
+            case="gradient at x = 0 (autograd)",
+            problem=f"the slope at x = 0 is {float(grad[4]):.4g}, it should be 0.25",
+            hint="autograd gives x.abs() a gradient of 0 at x = 0, so exp(-x.abs()) has a zero "
+            "slope there; use x.clamp(min=0) / x.clamp(max=0) or torch.where(x >= 0, -x, x)",
+        )
+        c.close(grad, torch.sigmoid(x) * (1 - torch.sigmoid(x)), case=case, atol=1e-6)
+    return "values and gradients, including x = +-1e4"
+
+
+@checker
+def ex02_grad_sigmoid(c: Check, fn: Any) -> str:
+    """``fn(x) -> (*)`` the derivative of the sigmoid at the INPUT x."""
+    g = torch.Generator().manual_seed(6)
+    cases = {
+        "x = [-2, 0, 0.5, 3]": torch.tensor([-2.0, 0.0, 0.5, 3.0]),
+        "a (3, 4) float64 batch": torch.randn(3, 4, generator=g, dtype=torch.float64) * 3,
+        "x = +-1e4": torch.tensor([1e4, -1e4]),
+    }
+    for case, x in cases.items():
+        got = c.call(fn, x.clone(), case=case)
+        s = torch.sigmoid(x)
+        _diagnose(
+            c,
+            got,
+            s * (1 - s),
+            case=case,
+            hint="with s = sigmoid(x): sigmoid'(x) = s * (1 - s)",
+            wrongs=[
+                (
+                    x * (1 - x),
+                    "x * (1 - x): the output-form formula applied to the input",
+                    "y * (1 - y) holds for the OUTPUT y = sigmoid(x); you are given the input x, "
+                    "so compute s = sigmoid(x) first, then s * (1 - s)",
+                ),
+                (s, "sigmoid(x) itself", "multiply by (1 - sigmoid(x))"),
+                (s * (1 + s), "s * (1 + s)", "it is s * (1 - s)"),
+                (
+                    -s * (1 - s),
+                    "minus the derivative",
+                    "the sigmoid increases: its slope is positive",
+                ),
+            ],
+        )
+    return "3 cases including x = +-1e4"
+
+
+# --------------------------------------------------------------------------- ReLU
+
+
+@checker
+def ex02_grad_relu(c: Check, fn: Any) -> str:
+    """``fn(x) -> (*)`` ReLU's derivative: 1 where x > 0, 0 elsewhere (0 at x = 0, as PyTorch)."""
+    cases = {
+        "x = [-2, -0.5, 0, 0.5, 3]": torch.tensor([-2.0, -0.5, 0.0, 0.5, 3.0]),
+        "a float64 (2, 3) batch with zeros": torch.tensor(
+            [[0.0, 1e-30, -1e-30], [7.0, -0.0, 0.0]], dtype=torch.float64
+        ),
+    }
+    for case, x in cases.items():
+        got = c.call(fn, x.clone(), case=case)
+        if isinstance(got, torch.Tensor) and got.dtype == torch.bool:
+            raise CaseFailed(
+                case,
+                "your result has dtype torch.bool",
+                "multiply gradients with it later: convert with .to(x.dtype)",
+            )
+        want = (x > 0).to(x.dtype)
+        zero_hint = (
+            "ReLU has a kink at 0 where no slope exists; the convention (PyTorch's autograd) "
+            "is 0 there: use (x > 0), not (x >= 0)"
+        )
+        _diagnose(
+            c,
+            got,
+            want,
+            case=case,
+            hint="1.0 where x > 0, else 0.0: (x > 0).to(x.dtype)",
+            wrongs=[
+                ((x >= 0).to(x.dtype), "1 at x = 0", zero_hint),
+                (torch.where(x == 0, 0.5, want), "0.5 at x = 0", zero_hint),
+                (
+                    torch.where(x == 0, float("nan"), want),
+                    "nan at x = 0",
+                    "x / |x| is 0/0 at x = 0; " + zero_hint,
+                ),
+                (torch.relu(x), "relu(x) itself", "return the slope (0 or 1), not the value"),
+            ],
+        )
+        c.expect(
+            got.dtype == x.dtype,
+            case=case,
+            problem=f"the dtype changed from {x.dtype} to {got.dtype}",
+            hint="return x.dtype: .to(x.dtype)",
+        )
+    return "including x = 0 and -0.0"
+
+
+# --------------------------------------------------------------------------- tanh, softmax
+
+
+@checker
+def ex02_tanh(c: Check, fn: Any) -> str:
+    """``fn(x) -> (*)`` tanh that equals torch.tanh everywhere, x = +-1e4 included."""
+    g = torch.Generator().manual_seed(7)
+    cases = {
+        "ordinary inputs": torch.tensor([-2.0, -0.3, 0.0, 0.3, 2.0]),
+        "a (3, 3) float64 batch": torch.randn(3, 3, generator=g, dtype=torch.float64) * 4,
+        "x = +-1e4 and +-100": torch.tensor([1e4, -1e4, 100.0, -100.0]),
+    }
+    for case, x in cases.items():
+        got = c.call(fn, x.clone(), case=case)
+        _diagnose(
+            c,
+            got,
+            torch.tanh(x),
+            case=case,
+            hint="exp(2x) and exp(x) overflow to inf for large x, giving inf / inf = nan: rewrite "
+            "with e = exp(-2|x|) in (0, 1], tanh(|x|) = (1 - e) / (1 + e), and restore the sign",
+            wrongs=[
+                (
+                    2 * torch.sigmoid(x) - 1,
+                    "2 sigmoid(x) - 1 = tanh(x / 2)",
+                    "tanh(x) = 2 sigmoid(2x) - 1: double x inside",
+                ),
+            ],
+        )
+    return "including x = +-1e4, where both textbook forms give nan"
+
+
+@checker
+def ex02_softmax(c: Check, fn: Any) -> str:
+    """``fn(x, dim=-1) -> same shape`` softmax that subtracts the max and honours ``dim``."""
+    g = torch.Generator().manual_seed(8)
+    cases = {
+        "a (2, 4) batch along the last dim": (torch.randn(2, 4, generator=g), -1),
+        "a square (3, 3) matrix": (
+            torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 5.0], [2.0, 1.0, 0.0]]),
+            -1,
+        ),
+        "a (3, 2) batch along dim=0": (torch.randn(3, 2, generator=g), 0),
+        "a 1-D float64 vector": (torch.randn(5, generator=g, dtype=torch.float64), -1),
+        "logits of 1e4 (three rows)": (
+            torch.tensor([[1e4, 0.0, -1e4], [1e4, 1e4, 0.0], [-1e4, -1e4, -1e4]]),
+            -1,
+        ),
+    }
+    for case, (x, dim) in cases.items():
+        got = c.call(fn, x.clone(), dim, case=case)
+        e = torch.exp(x)
+        wrongs = []
+        if x.dim() == 2:
+            other = 1 - dim % 2
+            wrongs = [
+                (
+                    e / e.sum(dim=other, keepdim=True),
+                    "softmax along the other dimension",
+                    f"sum along dim={dim} (the one you are given), with keepdim=True",
+                ),
+            ]
+            if x.shape[0] == x.shape[1]:  # only square inputs broadcast without keepdim
+                wrongs.append(
+                    (
+                        e / e.sum(dim=dim),
+                        "exp(x) / exp(x).sum(dim) without keepdim=True",
+                        "without keepdim the sums broadcast against the wrong axis: use keepdim=True",
+                    )
+                )
+        _diagnose(
+            c,
+            got,
+            torch.softmax(x, dim=dim),
+            case=case,
+            hint="exp(1e4) overflows to inf and inf / inf = nan: subtract x.amax(dim, keepdim=True) "
+            "first (the result does not change, since softmax(x + c) = softmax(x))"
+            if x.abs().max() > 100
+            else f"exp(x - max) / sum of it along dim={dim}, keepdim=True",
+            wrongs=wrongs,
+        )
+    return "5 cases: dims, a square matrix, float64 and logits of 1e4"
