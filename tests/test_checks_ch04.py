@@ -1,0 +1,182 @@
+"""Workbook 04 checkers: the reference passes, each usual mistake fails with a hint, stubs say 'not done'."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from course_lib import checks
+from course_lib.checks._core import FAIL, PASS, TODO
+
+
+def _line(capsys) -> str:
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1, out
+    return out[0]
+
+
+def _passes(capsys, check, answer) -> None:
+    assert check(answer)
+    assert _line(capsys).startswith(PASS)
+
+
+def _fails(capsys, check, answer, *needles: str) -> str:
+    assert not check(answer)
+    line = _line(capsys)
+    assert line.startswith(FAIL), line
+    assert "Hint:" in line
+    for needle in needles:
+        assert needle in line, line
+    return line
+
+
+# ---- reference answers ---------------------------------------------------------------------
+def linear_backward(dout, x, W):
+    return dout @ W, dout.T @ x, dout.sum(dim=0)
+
+
+def relu_backward(dout, x):
+    return dout * (x > 0)
+
+
+def softmax_ce_backward(logits, target, divide=True):
+    p = torch.softmax(logits, dim=1)
+    p[torch.arange(len(target)), target] -= 1
+    return p / len(target) if divide else p
+
+
+def mlp_backward(x, y, params, divide=True, transpose=False):
+    z1 = x @ params["W1"].T + params["b1"]
+    h = torch.relu(z1)
+    logits = h @ params["W2"].T + params["b2"]
+    d = softmax_ce_backward(logits, y, divide=divide)
+    dW2 = (d.T @ h).T if transpose else d.T @ h
+    dh = d @ params["W2"]
+    dz1 = dh * (z1 > 0)
+    return {"W2": dW2, "b2": d.sum(0), "W1": dz1.T @ x, "b1": dz1.sum(0)}
+
+
+def relu_grad_theta(theta, x):
+    return x * (theta @ x > 0)
+
+
+def test_reference_answers_pass(capsys):
+    _passes(capsys, checks.ex04_linear_backward, linear_backward)
+    _passes(capsys, checks.ex04_relu_backward, relu_backward)
+    _passes(capsys, checks.ex04_softmax_ce_backward, softmax_ce_backward)
+    _passes(capsys, checks.ex04_mlp_backward, mlp_backward)
+    _passes(capsys, checks.ex04_dot_product, 38.5)
+    _passes(capsys, checks.ex04_relu_grad_theta, relu_grad_theta)
+
+
+def test_course_lib_layers_pass_the_checkers(capsys):
+    from course_lib.nn import Linear, SoftmaxCrossEntropy
+
+    def via_layer(dout, x, W):
+        layer = Linear(W.shape[1], W.shape[0], dtype=W.dtype)
+        layer.params["weight"] = W
+        dx = layer.backward(dout, (x,))
+        return dx, layer.grads["weight"], layer.grads["bias"]
+
+    def via_ce(logits, target):
+        ce = SoftmaxCrossEntropy()
+        return ce.backward(1.0, ce.forward(logits, target)[1])
+
+    _passes(capsys, checks.ex04_linear_backward, via_layer)
+    _passes(capsys, checks.ex04_softmax_ce_backward, via_ce)
+
+
+def test_linear_wrong_transpose_fails(capsys):
+    _fails(
+        capsys, checks.ex04_linear_backward, lambda d, x, W: (d @ W, x.T @ d, d.sum(0)), "transpose"
+    )
+    # dx = dout @ W.T fails on non-square weights with PyTorch's own error, reported as a sentence
+    _fails(
+        capsys,
+        checks.ex04_linear_backward,
+        lambda d, x, W: (d @ W.T, d.T @ x, d.sum(0)),
+        "RuntimeError",
+    )
+    _fails(capsys, checks.ex04_linear_backward, lambda d, x, W: (d @ W, d.T @ x, d.mean(0)), "sums")
+
+
+def test_linear_square_only_transpose_bug_is_caught(capsys):
+    # passes the first case (non-square) by reshaping, wrong on the square case
+    def sneaky(d, x, W):
+        dW = d.T @ x
+        if W.shape[0] == W.shape[1]:
+            dW = dW.T
+        return d @ W, dW, d.sum(0)
+
+    _fails(capsys, checks.ex04_linear_backward, sneaky, "square", "transpose")
+
+
+def test_softmax_ce_not_divided_by_batch_fails(capsys):
+    _fails(
+        capsys,
+        checks.ex04_softmax_ce_backward,
+        lambda lg, t: softmax_ce_backward(lg, t, divide=False),
+        "MEAN",
+        "N=6",
+    )
+    _fails(
+        capsys, checks.ex04_softmax_ce_backward, lambda lg, t: -softmax_ce_backward(lg, t), "sign"
+    )
+
+    def naive(lg, t):
+        e = lg.exp()
+        p = e / e.sum(dim=1, keepdim=True)
+        p[torch.arange(len(t)), t] -= 1
+        return p / len(t)
+
+    _fails(capsys, checks.ex04_softmax_ce_backward, naive, "1e4", "maximum")
+
+
+def test_mlp_mistakes(capsys):
+    _fails(
+        capsys,
+        checks.ex04_mlp_backward,
+        lambda x, y, p: mlp_backward(x, y, p, divide=False),
+        "mean",
+    )
+    _fails(
+        capsys,
+        checks.ex04_mlp_backward,
+        lambda x, y, p: mlp_backward(x, y, p, transpose=True),
+        "shape",
+    )
+
+
+def test_relu_mistakes(capsys):
+    _fails(capsys, checks.ex04_relu_backward, lambda d, x: d * (x >= 0), "x == 0")
+    _fails(capsys, checks.ex04_relu_backward, lambda d, x: (x > 0).to(x.dtype), "dout")
+    _fails(capsys, checks.ex04_relu_grad_theta, lambda th, x: x.clone(), "flat")
+
+
+def test_dot_product_answers(capsys):
+    _fails(capsys, checks.ex04_dot_product, 6.5, "source material")
+    assert not checks.ex04_dot_product(None)
+    assert "no answer yet" in _line(capsys)
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        checks.ex04_linear_backward,
+        checks.ex04_relu_backward,
+        checks.ex04_softmax_ce_backward,
+        checks.ex04_mlp_backward,
+        checks.ex04_relu_grad_theta,
+    ],
+)
+def test_stub_is_not_done_yet(capsys, check):
+    def stub(*args, **kwargs):
+        raise NotImplementedError
+
+    assert not check(stub)
+    assert _line(capsys).startswith(TODO)
+
+
+def test_wrong_return_types_are_sentences(capsys):
+    _fails(capsys, checks.ex04_linear_backward, lambda d, x, W: d @ W, "tuple")
+    _fails(capsys, checks.ex04_mlp_backward, lambda x, y, p: [1, 2], "dict")
