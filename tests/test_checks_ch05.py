@@ -1,0 +1,163 @@
+"""Checkers of workbook 05: the reference answers pass, each usual mistake fails with its hint."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from course_lib import checks
+from course_lib.checks._core import FAIL, PASS, TODO
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def passes(capsys, result) -> str:
+    out = capsys.readouterr().out
+    assert result and out.startswith(PASS), out
+    return out
+
+
+def fails(capsys, result, *phrases: str) -> str:
+    out = capsys.readouterr().out
+    assert not result and out.startswith(FAIL), out
+    assert "Traceback" not in out
+    for phrase in phrases:
+        assert phrase in out, out
+    return out
+
+
+# ---- reference answers and the usual wrong ones --------------------------------------------------
+def sgd_momentum_step(p, g, buf, lr, momentum, dampening=0.0, nesterov=False):
+    if buf is None:
+        buf = g.clone()
+    else:
+        buf = momentum * buf + (1 - dampening) * g
+    step = g + momentum * buf if nesterov else buf
+    return p - lr * step, buf
+
+
+def sgd_zeros_init(p, g, buf, lr, momentum, dampening=0.0, nesterov=False):
+    buf = torch.zeros_like(g) if buf is None else buf
+    buf = momentum * buf + (1 - dampening) * g
+    return p - lr * (g + momentum * buf if nesterov else buf), buf
+
+
+def sgd_ema(p, g, buf, lr, momentum, dampening=0.0, nesterov=False):
+    buf = torch.zeros_like(g) if buf is None else buf
+    buf = momentum * buf + (1 - momentum) * g
+    return p - lr * (g + momentum * buf if nesterov else buf), buf
+
+
+def adam_step(p, g, m, v, t, lr, betas, eps):
+    b1, b2 = betas
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+    return p - lr * m_hat / (v_hat.sqrt() + eps), m, v
+
+
+def adam_no_bias_correction(p, g, m, v, t, lr, betas, eps):
+    b1, b2 = betas
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    return p - lr * m / (v.sqrt() + eps), m, v
+
+
+def adamw_step(p, g, m, v, t, lr, betas, eps, weight_decay):
+    p = p * (1 - lr * weight_decay)
+    return adam_step(p, g, m, v, t, lr, betas, eps)
+
+
+def adamw_as_l2(p, g, m, v, t, lr, betas, eps, weight_decay):
+    return adam_step(p, g + weight_decay * p, m, v, t, lr, betas, eps)
+
+
+def adamw_without_lr(p, g, m, v, t, lr, betas, eps, weight_decay):
+    return adam_step(p * (1 - weight_decay), g, m, v, t, lr, betas, eps)
+
+
+def warmup_cosine(step, base_lr, warmup_steps, total_steps, min_lr):
+    if step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / (total_steps - warmup_steps))
+    return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def warmup_from_zero(step, base_lr, warmup_steps, total_steps, min_lr):
+    if step < warmup_steps:
+        return base_lr * step / warmup_steps
+    return warmup_cosine(step, base_lr, warmup_steps, total_steps, min_lr)
+
+
+def cosine_unclamped(step, base_lr, warmup_steps, total_steps, min_lr):
+    if step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / (total_steps - warmup_steps)
+    return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def not_done(*args, **kwargs):
+    raise NotImplementedError
+
+
+# ---- tests ---------------------------------------------------------------------------------------
+def test_sgd_momentum(capsys):
+    passes(capsys, checks.ex05_sgd_momentum(sgd_momentum_step))
+    fails(capsys, checks.ex05_sgd_momentum(sgd_zeros_init), "dampening 0.5", "copy of the gradient")
+    fails(capsys, checks.ex05_sgd_momentum(sgd_ema), "(1 - momentum) * g", "first gradient")
+
+
+def test_adam(capsys):
+    passes(capsys, checks.ex05_adam_step(adam_step))
+    fails(
+        capsys,
+        checks.ex05_adam_step(adam_no_bias_correction),
+        "WITHOUT bias correction",
+        "1 - beta1**t",
+    )
+    fails(capsys, checks.ex05_adam_step(lambda p, g, m, v, t, lr, betas, eps: p), "tuple (p, m, v)")
+
+
+def test_adamw(capsys):
+    passes(capsys, checks.ex05_adamw_step(adamw_step))
+    fails(capsys, checks.ex05_adamw_step(adamw_as_l2), "L2", "decouple")
+    fails(capsys, checks.ex05_adamw_step(adamw_without_lr), "ignores the learning rate")
+
+
+def test_warmup_cosine(capsys):
+    passes(capsys, checks.ex05_warmup_cosine(warmup_cosine))
+    fails(capsys, checks.ex05_warmup_cosine(warmup_from_zero), "step 0", "(step + 1)")
+    fails(capsys, checks.ex05_warmup_cosine(cosine_unclamped), "after total_steps")
+
+
+def test_first_step(capsys):
+    passes(capsys, checks.ex05_first_step((0.01, 0.0316)))
+    fails(capsys, checks.ex05_first_step(None), "no answer yet")
+    fails(capsys, checks.ex05_first_step((1e-5, 0.0316)), "SGD step")
+    fails(capsys, checks.ex05_first_step((0.01, 0.001)), "forgets v")
+    fails(capsys, checks.ex05_first_step("big"), "pair of numbers")
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        checks.ex05_sgd_momentum,
+        checks.ex05_adam_step,
+        checks.ex05_adamw_step,
+        checks.ex05_warmup_cosine,
+    ],
+)
+def test_not_done_and_crashing_code(capsys, check):
+    result = check(not_done)
+    out = capsys.readouterr().out
+    assert not result and out.startswith(TODO) and "not done yet" in out
+    fails(capsys, check(lambda *a, **k: 1 / 0), "ZeroDivisionError")
+    fails(capsys, check(42), "expected a function")
