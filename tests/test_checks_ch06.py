@@ -1,0 +1,171 @@
+"""Checkers of workbook 06: the reference passes, each usual mistake fails with its hint."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from course_lib import checks
+from course_lib.checks._core import FAIL, PASS, TODO
+
+
+def run(capsys, check, answer) -> str:
+    result = check(answer)
+    out = capsys.readouterr().out.strip()
+    assert out.count("\n") == 0 and bool(result) == out.startswith(PASS)
+    return out
+
+
+def split_ok(n, val_frac, test_frac, seed):
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_val, n_test = int(n * val_frac), int(n * test_frac)
+    return perm[n_val + n_test :], perm[:n_val], perm[n_val : n_val + n_test]
+
+
+def split_unshuffled(n, val_frac, test_frac, seed):
+    perm = torch.arange(n)
+    n_val, n_test = int(n * val_frac), int(n * test_frac)
+    return perm[: n - n_val - n_test], perm[n - n_val - n_test : n - n_test], perm[n - n_test :]
+
+
+def split_overlap(n, val_frac, test_frac, seed):
+    g = torch.Generator().manual_seed(seed)
+    n_val, n_test = int(n * val_frac), int(n * test_frac)
+    return (
+        torch.randperm(n, generator=g)[: n - n_val - n_test],
+        torch.randperm(n, generator=g)[:n_val],
+        torch.randperm(n, generator=g)[:n_test],
+    )
+
+
+def split_unseeded(n, val_frac, test_frac, seed):
+    return split_ok(n, val_frac, test_frac, int(torch.randint(0, 10**6, ())))
+
+
+def test_split(capsys):
+    assert run(capsys, checks.ex06_split, split_ok).startswith(PASS)
+    assert "not shuffled" in run(capsys, checks.ex06_split, split_unshuffled)
+    assert "overlap" in run(capsys, checks.ex06_split, split_overlap)
+    assert "same seed" in run(capsys, checks.ex06_split, split_unseeded)
+
+
+def kaiming_ok(w):
+    return w.normal_(0, math.sqrt(2 / w.shape[1]))
+
+
+def test_kaiming(capsys):
+    assert run(capsys, checks.ex06_kaiming, kaiming_ok).startswith(PASS)
+    assert "Xavier" in run(
+        capsys, checks.ex06_kaiming, lambda w: w.normal_(0, math.sqrt(2 / sum(w.shape)))
+    )
+    assert "fan_out" in run(
+        capsys, checks.ex06_kaiming, lambda w: w.normal_(0, math.sqrt(2 / w.shape[0]))
+    )
+    assert "variance" in run(capsys, checks.ex06_kaiming, lambda w: w.normal_(0, 2 / w.shape[1]))
+    assert "in place" in run(
+        capsys, checks.ex06_kaiming, lambda w: torch.randn_like(w) * math.sqrt(2 / w.shape[1])
+    )
+
+
+def dropout_ok(x, p, training):
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return torch.zeros_like(x)
+    return x * (torch.rand_like(x) >= p) / (1 - p)
+
+
+def test_dropout(capsys):
+    assert run(capsys, checks.ex06_dropout, dropout_ok).startswith(PASS)
+    no_rescale = lambda x, p, training: x * (torch.rand_like(x) >= p) if training else x
+    assert "forgot to rescale" in run(capsys, checks.ex06_dropout, no_rescale)
+    always_on = lambda x, p, training: dropout_ok(x, p, True)
+    assert "eval mode" in run(capsys, checks.ex06_dropout, always_on)
+    by_p = lambda x, p, training: (
+        x * (torch.rand_like(x) >= p) / p if training and 0 < p < 1 else dropout_ok(x, p, training)
+    )
+    assert "not by p" in run(capsys, checks.ex06_dropout, by_p)
+    nan_at_one = lambda x, p, training: x * (torch.rand_like(x) >= p) / (1 - p) if training else x
+    out = run(capsys, checks.ex06_dropout, nan_at_one)
+    assert out.startswith(FAIL) and "p=1.0" in out
+
+
+def batchnorm_ok(x, gamma, beta, eps):
+    return (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=False) + eps) * gamma + beta
+
+
+def test_batchnorm(capsys):
+    assert run(capsys, checks.ex06_batchnorm, batchnorm_ok).startswith(PASS)
+    unbiased = lambda x, g, b, eps: (x - x.mean(0)) / torch.sqrt(x.var(0) + eps) * g + b
+    assert "biased variance" in run(capsys, checks.ex06_batchnorm, unbiased)
+    layer = lambda x, g, b, eps: (
+        (x - x.mean(1, keepdim=True)) / torch.sqrt(x.var(1, unbiased=False, keepdim=True) + eps) * g
+        + b
+    )
+    assert "LayerNorm" in run(capsys, checks.ex06_batchnorm, layer)
+    assert TODO in run(
+        capsys, checks.ex06_batchnorm, lambda *a: (_ for _ in ()).throw(NotImplementedError)
+    )
+
+
+def early_stop_ok(losses, patience):
+    best, best_i, bad = math.inf, -1, 0
+    for i, v in enumerate(losses):
+        if v < best:
+            best, best_i, bad = v, i, 0
+        else:
+            bad += 1
+            if bad >= patience:
+                return i, best_i
+    return len(losses) - 1, best_i
+
+
+def early_stop_le(losses, patience):
+    best, best_i, bad = math.inf, -1, 0
+    for i, v in enumerate(losses):
+        if v <= best:
+            best, best_i, bad = v, i, 0
+        else:
+            bad += 1
+            if bad >= patience:
+                return i, best_i
+    return len(losses) - 1, best_i
+
+
+def early_stop_late(losses, patience):
+    stop, best = early_stop_ok(losses, patience)
+    return min(stop + 1, len(losses) - 1), best
+
+
+def test_early_stop(capsys):
+    assert run(capsys, checks.ex06_early_stop, early_stop_ok).startswith(PASS)
+    assert "use <, not <=" in run(capsys, checks.ex06_early_stop, early_stop_le)
+    assert "off by one" in run(capsys, checks.ex06_early_stop, early_stop_late)
+
+
+def test_not_done_is_a_sentence(capsys):
+    def todo(*args):
+        raise NotImplementedError
+
+    for check in (
+        checks.ex06_split,
+        checks.ex06_kaiming,
+        checks.ex06_dropout,
+        checks.ex06_early_stop,
+    ):
+        assert run(capsys, check, todo).startswith(TODO)
+
+
+@pytest.mark.parametrize(
+    "answer,fragment",
+    [
+        ({"A": "overfit", "B": "underfit", "C": "good"}, PASS),
+        (None, "no answer yet"),
+        ({"A": "underfit", "B": "overfit", "C": "good"}, "memorizes"),
+        ({"A": "overfit"}, "keys A, B, C"),
+    ],
+)
+def test_diagnose(capsys, answer, fragment):
+    assert fragment in run(capsys, checks.ex06_diagnose, answer)

@@ -1,0 +1,123 @@
+"""Checkers of workbook 07: the reference passes, each usual mistake fails with its hint."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch.nn.functional as F
+from torch import nn
+
+from course_lib import checks, conv
+from course_lib.checks._core import FAIL, PASS, TODO
+
+
+def run(capsys, check, answer) -> str:
+    result = check(answer)
+    out = capsys.readouterr().out.strip()
+    assert out.count("\n") == 0 and bool(result) == out.startswith(PASS)
+    return out
+
+
+def todo(*args):
+    raise NotImplementedError
+
+
+def test_conv_output_size(capsys):
+    assert run(capsys, checks.ex07_conv_output_size, conv.conv_output_size).startswith(PASS)
+    one_side = lambda n, k, s, p, d: (n + p - d * (k - 1) - 1) // s + 1
+    assert "BOTH sides" in run(capsys, checks.ex07_conv_output_size, one_side)
+    ceil = lambda n, k, s, p, d: math.ceil((n + 2 * p - d * (k - 1) - 1) / s) + 1
+    assert "floor" in run(capsys, checks.ex07_conv_output_size, ceil)
+    no_plus_one = lambda n, k, s, p, d: (n + 2 * p - d * (k - 1) - 1) // s
+    assert "+ 1" in run(capsys, checks.ex07_conv_output_size, no_plus_one)
+    no_dilation = lambda n, k, s, p, d: (n + 2 * p - k) // s + 1
+    assert "dilated" in run(capsys, checks.ex07_conv_output_size, no_dilation)
+    float_div = lambda n, k, s, p, d: (n + 2 * p - d * (k - 1) - 1) / s + 1
+    assert run(capsys, checks.ex07_conv_output_size, float_div).startswith(FAIL)
+    assert run(capsys, checks.ex07_conv_output_size, todo).startswith(TODO)
+
+
+@pytest.mark.parametrize(
+    "answer,fragment",
+    [(4096, PASS), (8 * 8 * 64, PASS), (3136, "28x28"), (None, "no answer"), (2048, "64 output")],
+)
+def test_flatten_size(capsys, answer, fragment):
+    assert fragment in run(capsys, checks.ex07_flatten_size, answer)
+
+
+def conv_ok(x, w, b, stride, padding):
+    return conv.conv2d(x, w, b, stride, padding)
+
+
+def test_conv2d(capsys):
+    assert run(capsys, checks.ex07_conv2d, conv_ok).startswith(PASS)
+    flipped = lambda x, w, b, s, p: F.conv2d(x, w.flip(-1, -2), b, s, p)
+    assert "flipped the kernel" in run(capsys, checks.ex07_conv2d, flipped)
+    no_bias = lambda x, w, b, s, p: F.conv2d(x, w, None, s, p)
+    assert "bias" in run(capsys, checks.ex07_conv2d, no_bias)
+    no_stride = lambda x, w, b, s, p: F.conv2d(x, w, b, 1, p)
+    assert run(capsys, checks.ex07_conv2d, no_stride).startswith(FAIL)
+    assert run(capsys, checks.ex07_conv2d, todo).startswith(TODO)
+
+
+def test_max_pool(capsys):
+    assert run(capsys, checks.ex07_max_pool, lambda x, k, s: conv.max_pool2d(x, k, s)).startswith(
+        PASS
+    )
+    assert "average" in run(capsys, checks.ex07_max_pool, lambda x, k, s: F.avg_pool2d(x, k, s))
+    relu_max = lambda x, k, s: F.max_pool2d(x, k, s).clamp(min=0)
+    assert "-inf" in run(capsys, checks.ex07_max_pool, relu_max)
+
+
+class FixedCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 32, 3, padding=1)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.pool = nn.MaxPool2d(2)
+        self.fc1 = nn.Linear(8 * 8 * 64, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = self.pool(F.relu(self.conv1(x)))
+        x = self.pool(F.relu(self.conv2(x)))
+        return self.fc2(F.relu(self.fc1(x.flatten(1))))
+
+
+class SourceCNN(FixedCNN):  # the source material's version: 7*7*64 and the pooling never used
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(7 * 7 * 64, 128)
+
+    def forward(self, x):
+        x = F.relu(self.conv2(F.relu(self.conv1(x))))
+        return self.fc2(F.relu(self.fc1(x.flatten(1))))
+
+
+class UnusedPool(FixedCNN):
+    def __init__(self):
+        super().__init__()
+        self.extra_pool = nn.MaxPool2d(2)
+
+
+def test_fix_cnn(capsys):
+    assert run(capsys, checks.ex07_fix_cnn, FixedCNN).startswith(PASS)
+    out = run(capsys, checks.ex07_fix_cnn, SourceCNN)
+    assert out.startswith(FAIL) and "raised RuntimeError" in out
+    assert "never called" in run(capsys, checks.ex07_fix_cnn, UnusedPool)
+    assert run(capsys, checks.ex07_fix_cnn, todo).startswith(TODO)
+
+
+def freeze_ok(model):
+    for p in model.features.parameters():
+        p.requires_grad_(False)
+
+
+def test_freeze(capsys):
+    assert run(capsys, checks.ex07_freeze, freeze_ok).startswith(PASS)
+    assert "does not freeze" in run(capsys, checks.ex07_freeze, lambda m: m.features.eval())
+    assert "head too" in run(
+        capsys, checks.ex07_freeze, lambda m: [p.requires_grad_(False) for p in m.parameters()]
+    )
+    assert run(capsys, checks.ex07_freeze, todo).startswith(TODO)
