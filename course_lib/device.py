@@ -76,7 +76,7 @@ def describe() -> str:
     elif device.type == "mps":
         lines[-1] += " (Apple GPU, memory shared with the CPU)"
     else:
-        lines[-1] += f" ({os.cpu_count()} cores, {torch.get_num_threads()} threads for PyTorch)"
+        lines[-1] += f" ({os.cpu_count()} cores; PyTorch uses {torch.get_num_threads()} of them)"
     lines.append(
         "FAST mode: on (small data and few steps)" if config.FAST else "FAST mode: off (full runs)"
     )
