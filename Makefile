@@ -7,7 +7,7 @@ WORKERS ?= auto
 LAB_ARGS ?=
 NB := $(wildcard notebooks/[0-9][0-9]_*.ipynb solutions/[0-9][0-9]_*.ipynb)
 
-.PHONY: install lab test lint format notebooks exercises clean
+.PHONY: install lab test lint format notebooks exercises colab-check clean
 
 install: $(STAMP)
 
@@ -31,11 +31,29 @@ format: install
 	$(VENV)/bin/ruff format course_lib tests bench
 	$(VENV)/bin/ruff check --fix .
 
-test: lint
+test: lint colab-check
 	$(PY) -m course_lib.workbook check
 	COURSE_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n $(WORKERS) --dist loadfile -q \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
 		tests $(NB)
+
+# Colab's widget version: the course's pinned packages, but ipywidgets 7.7.1 as on Colab.
+COLAB_VENV ?= .venv-colab
+COLAB_PY := $(COLAB_VENV)/bin/python
+COLAB_STAMP := $(COLAB_VENV)/.installed
+# Not needed by the headless check: the browser test and the dev tools.
+COLAB_SKIP := ipywidgets|jupyterlab|playwright|ruff|nbval|pytest|pytest-xdist|hypothesis
+
+$(COLAB_STAMP): requirements.txt pyproject.toml
+	@test -x $(COLAB_PY) || $(PYTHON) -m venv $(COLAB_VENV)
+	grep -v -E '^($(COLAB_SKIP))==' requirements.txt > $(COLAB_VENV)/requirements.txt
+	$(COLAB_PY) -m pip install -qq -r $(COLAB_VENV)/requirements.txt ipywidgets==7.7.1
+	$(COLAB_PY) -m pip install -qq --no-deps -e .
+	@touch $(COLAB_STAMP)
+
+# Run every explorer notebook under ipywidgets 7.7.1 and move every control.
+colab-check: $(COLAB_STAMP)
+	COURSE_FAST=1 OMP_NUM_THREADS=1 $(COLAB_PY) tests/colab_widgets_check.py
 
 # Re-execute lectures and solutions in full mode to refresh their stored outputs.
 notebooks: install
@@ -46,4 +64,4 @@ exercises: install
 	$(PY) -m course_lib.workbook generate
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(COLAB_VENV) build/browser-screens .pytest_cache .ruff_cache

@@ -1,0 +1,475 @@
+"""Every explorer, proven in a real browser: JupyterLab 4 + Debian's Chromium, driven by Playwright.
+
+One JupyterLab server (127.0.0.1, a free port, a random token) serves a temporary copy of the
+explorer notebooks, so autosave never writes into the course. For each notebook a fresh page
+opens it, runs every cell from the Run menu (``COURSE_FAST=1``), saves it (into the copy) and
+checks:
+
+- every code cell ran, and no cell stored an error output;
+- each explorer cell shows at least one explorer (controls plus an Output widget with a figure),
+  and every control is visible;
+- no "Error displaying widget", "model not found", "Click to show javascript error", raw
+  ``interactive(`` / ``VBox(children=`` text, nor any disconnected widget;
+- moving the first control of each explorer (the keyboard on a slider's handle, or typing into its
+  readout when the keyboard does nothing) changes the figure, and the new figure carries no error.
+
+One screenshot per notebook (the first explorer scrolled into view) goes to
+``build/browser-screens/`` (or ``$COURSE_SCREENSHOT_DIR``); the test prints the folder. Two fixture
+notebooks test the test: ``tests/fixtures/explorer_ok.ipynb`` must pass, and
+``tests/fixtures/explorer_broken.ipynb`` (its draw function raises once a slider moves) must fail.
+
+Skipped, with a one-line reason, when Chromium (``/usr/bin/chromium`` or ``$COURSE_CHROMIUM``) or
+Playwright's Python package is missing. Never run ``playwright install``: Debian's Chromium is used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import pytest
+from colab_widgets_check import explorer_cells, explorer_notebooks
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the environment
+    sync_playwright = None
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(os.environ.get("COURSE_SCREENSHOT_DIR", ROOT / "build" / "browser-screens"))
+RUN_TIMEOUT = float(os.environ.get("COURSE_BROWSER_TIMEOUT", "300"))  # s for "Run All Cells"
+MOVE_TIMEOUT = 45.0  # s for the figure to change after a control moves
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+FORBIDDEN = [
+    "Error displaying widget",
+    "model not found",
+    "Click to show javascript error",
+    "interactive(",
+    "VBox(children=",
+]
+ERROR_TEXT = re.compile(r"Traceback|\b\w*(Error|Exception)\b")
+# JupyterLab user settings: no news or update notification over the page, every cell in the DOM
+# (no windowing), no autosave racing the explicit save.
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/notebook-extension/tracker": {
+        "windowingMode": "none",
+        "autoStartDefaultKernel": True,  # no "Select Kernel" dialog while kernel specs load
+    },
+    "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+}
+
+
+def _missing() -> str | None:
+    if sync_playwright is None:
+        return "Playwright's Python package is not installed (pip install -r requirements.txt)"
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_missing() is not None, reason=str(_missing()))
+
+
+# --------------------------------------------------------------------------- the server
+
+
+@dataclass
+class Lab:
+    url: str
+    token: str
+    root: Path  # the temporary folder the server serves
+
+    def open_url(self, rel: str) -> str:
+        return f"{self.url}/lab/tree/{rel}?reset&token={self.token}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _copy_notebooks(root: Path) -> dict[str, str]:
+    """Copy every explorer notebook and the fixtures under ``root``; name -> path in the copy."""
+    rels = {}
+    for path in [*explorer_notebooks(), *sorted(FIXTURES.glob("*.ipynb"))]:
+        rel = path.relative_to(ROOT).as_posix()
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, root / rel)
+        rels[path.name] = rel
+    return rels
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    """JupyterLab 4 on 127.0.0.1 serving a temporary copy of the notebooks; stopped afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix="course-lab-"))
+    root = tmp / "course"
+    root.mkdir()
+    _copy_notebooks(root)
+    settings = tmp / "settings"
+    for name, values in LAB_SETTINGS.items():
+        f = settings / f"{name}.jupyterlab-settings"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(json.dumps(values))
+    env = dict(
+        os.environ,
+        COURSE_FAST="1",
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
+        JUPYTER_CONFIG_DIR=str(tmp / "config"),
+        JUPYTER_DATA_DIR=str(tmp / "data"),
+        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+    )
+    port, token = _free_port(), secrets.token_hex(16)
+    cmd = [
+        sys.executable, "-m", "jupyterlab", "--no-browser",
+        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        "--ServerApp.terminals_enabled=False",
+    ]  # fmt: skip
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = (tmp / "lab.log").open("w")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(
+                        f"JupyterLab did not start:\n{(tmp / 'lab.log').read_text()[-3000:]}"
+                    )
+                time.sleep(0.3)
+        yield Lab(url, token, root)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser(lab: Lab) -> Iterator[object]:
+    """A Chromium context with a fresh user-data dir, shared by the notebooks of this module."""
+    profile = tempfile.mkdtemp(prefix="course-chromium-")
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 1000},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- one notebook
+
+
+@dataclass
+class Report:
+    name: str
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    screenshot: Path | None = None
+    seconds: float = 0.0
+
+    def text(self) -> str:
+        lines = [f"{self.name}: {len(self.problems)} problem(s) in {self.seconds:.0f} s"]
+        lines += [f"  - {p}" for p in self.problems]
+        lines += [f"  ok: {n}" for n in self.notes]
+        lines.append(f"  screenshot: {self.screenshot} (folder {SHOTS})")
+        return "\n".join(lines)
+
+
+# The text and figure of an explorer's Output widget, and any error shown in it.
+_OUTPUT_STATE = """root => {
+  const out = root.querySelector(':scope > .widget-output');
+  if (!out) return {sig: '', images: 0, text: '', error: ''};
+  const imgs = [...out.querySelectorAll('img')].map(i => i.src);
+  const err = [...out.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]')]
+    .map(e => e.innerText).join('\\n');
+  return {sig: imgs.join('|') + '\\n' + out.innerText, images: imgs.length,
+          text: out.innerText, error: err};
+}"""
+
+
+def _prompts(page) -> list[str]:
+    return page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").all_inner_texts()
+
+
+def _wait_for_run(page, timeout: float) -> None:
+    """Wait until no code cell is queued or running ("[*]") and the kernel is idle."""
+    start = time.monotonic()
+    deadline = start + timeout
+    stable_since = None
+    while time.monotonic() < deadline:
+        dialog = page.locator(".jp-Dialog")
+        if dialog.count():
+            text = " ".join(dialog.first.inner_text().split())
+            raise RuntimeError(f"a dialog blocks the notebook: {text[:200]}")
+        prompts = _prompts(page)
+        if time.monotonic() - start > 60 and not any(re.search(r"\[[\d*]+\]", p) for p in prompts):
+            raise RuntimeError(f"Run All Cells did not start any cell in 60 s: {prompts}")
+        busy = page.locator('.jp-Notebook-ExecutionIndicator[data-status="busy"]').count()
+        started = any(re.search(r"\[\d+\]", p) for p in prompts)
+        if started and not busy and not any("*" in p for p in prompts):
+            stable_since = stable_since or time.monotonic()
+            if time.monotonic() - stable_since > 1.0:
+                return
+        else:
+            stable_since = None
+        time.sleep(0.25)
+    raise TimeoutError(f"cells still running after {timeout:.0f} s: {_prompts(page)}")
+
+
+def _wait_for_kernel(page, timeout: float = 90) -> None:
+    """Wait until the notebook's kernel is idle (accepting a "Select Kernel" dialog, if any)."""
+    deadline = time.monotonic() + timeout
+    status = page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\| Idle"))
+    while time.monotonic() < deadline:
+        dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+        if dialog.count():  # its choice is the notebook's own kernel spec
+            dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+        if (
+            status.count()
+            and page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count()
+        ):
+            return
+        time.sleep(0.25)
+    raise TimeoutError(f"the kernel was not idle after {timeout:.0f} s")
+
+
+def _wait_idle(page, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count():
+            return
+        time.sleep(0.2)
+
+
+def _save_and_read(page, path: Path, timeout: float = 30) -> nbformat.NotebookNode:
+    """Save the notebook from the File menu and read what JupyterLab wrote (into the copy)."""
+    before = path.stat().st_mtime_ns
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^File$")).click()
+    page.locator(".lm-Menu-item:visible", has_text=re.compile(r"^Save Notebook")).first.click()
+    deadline = time.monotonic() + timeout
+    while path.stat().st_mtime_ns == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.3)
+    return nbformat.read(path, as_version=4)
+
+
+def _move(root, problems: list[str], label: str) -> str:
+    """Move the first control of the explorer ``root``; return how (or '' if nothing moved)."""
+    slider = root.locator(".widget-slider").first
+    if slider.count():
+        handle = slider.locator(".noUi-handle").first
+        readout = slider.locator(".widget-readout").first
+        now = float(handle.get_attribute("aria-valuenow"))
+        low = float(handle.get_attribute("aria-valuemin"))
+        top = float(handle.get_attribute("aria-valuemax"))
+        shown = readout.inner_text()
+        handle.scroll_into_view_if_needed()
+        handle.focus()
+        handle.press("ArrowLeft" if now >= top else "ArrowRight")
+        for _ in range(20):  # aria-valuenow is rounded (0.8 -> 0.85 still reads 0.8): use both
+            if readout.inner_text() != shown or float(handle.get_attribute("aria-valuenow")) != now:
+                return "keyboard on the slider handle"
+            time.sleep(0.1)
+        readout.click()
+        page = root.page
+        page.keyboard.press("Control+a")
+        page.keyboard.type(f"{low if now >= top else top:g}")
+        page.keyboard.press("Enter")
+        return "typing into the slider readout"
+    select = root.locator(".widget-dropdown select").first
+    if select.count():
+        options = select.locator("option").all_inner_texts()
+        index = select.evaluate("s => s.selectedIndex")
+        if len(options) > 1:
+            select.select_option(index=(index + 1) % len(options))
+            return "choosing another dropdown option"
+    problems.append(f"{label}: no slider or dropdown to move")
+    return ""
+
+
+def check_notebook(context, lab: Lab, rel: str) -> Report:
+    """Open ``rel`` (a path inside the served copy) in JupyterLab and run every check on it."""
+    start = time.monotonic()
+    copy = lab.root / rel
+    report = Report(rel)
+    problems = report.problems
+    nb = nbformat.read(copy, as_version=4)
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    explorers = explorer_cells(nb)
+    page = context.new_page()
+    js_errors: list[str] = []
+    page.on("pageerror", lambda e: js_errors.append(str(e)))
+    try:
+        page.goto(lab.open_url(rel))
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        _wait_for_kernel(page)
+        # Collapse the file browser: more room for the figures in the screenshot.
+        current = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
+        if current.count():
+            current.first.click()
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-item:visible", has_text=re.compile(r"^Run All Cells")).first.click()
+        _wait_for_run(page, RUN_TIMEOUT)
+
+        saved = _save_and_read(page, copy)
+        for i in code_cells:
+            cell = saved.cells[i]
+            if cell.get("execution_count") is None:
+                problems.append(f"cell {i} did not run (an earlier cell failed?)")
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    problems.append(f"cell {i}: {out.get('ename')}: {out.get('evalue')}")
+
+        cells = page.locator(".jp-Notebook .jp-Cell")
+        if cells.count() != len(nb.cells):
+            problems.append(f"{cells.count()} cells in the page, {len(nb.cells)} in the notebook")
+        outputs_text = "\n".join(page.locator(".jp-Notebook .jp-OutputArea").all_inner_texts())
+        for bad in FORBIDDEN:
+            if bad in outputs_text:
+                problems.append(f"the page shows {bad!r}")
+        first_root = None
+        for i in explorers:
+            roots = cells.nth(i).locator(".jp-Cell-outputArea .widget-vbox:has(> .widget-output)")
+            if roots.count() == 0:
+                problems.append(f"cell {i}: no explorer is displayed (controls + Output widget)")
+            for k in range(roots.count()):
+                root = roots.nth(k)
+                first_root = first_root or root
+                label = f"cell {i} explorer {k}"
+                controls = root.locator(".widget-inline-hbox")
+                if controls.count() == 0:
+                    problems.append(f"{label}: no controls")
+                for c in range(controls.count()):
+                    box = controls.nth(c).bounding_box()
+                    if not box or box["width"] < 10 or box["height"] < 5:
+                        problems.append(f"{label}: control {c} is not visible")
+                before = root.evaluate(_OUTPUT_STATE)
+                if before["error"]:
+                    problems.append(
+                        f"{label}: error in the default figure: {before['error'][:300]}"
+                    )
+                if not before["images"] and not before["text"].strip():
+                    problems.append(f"{label}: the default figure is missing")
+                how = _move(root, problems, label)
+                if not how:
+                    continue
+                deadline = time.monotonic() + MOVE_TIMEOUT
+                after = before
+                while time.monotonic() < deadline:
+                    after = root.evaluate(_OUTPUT_STATE)
+                    if after["sig"] != before["sig"] and (after["images"] or after["text"].strip()):
+                        _wait_idle(page)
+                        time.sleep(0.5)
+                        after = root.evaluate(_OUTPUT_STATE)
+                        break
+                    time.sleep(0.2)
+                if after["error"] or ERROR_TEXT.search(after["text"]):
+                    text = (after["error"] or after["text"]).strip().splitlines()
+                    problems.append(f"{label}: error after {how}: {text[-1][:300] if text else ''}")
+                elif after["sig"] == before["sig"]:
+                    problems.append(f"{label}: the figure did not change after {how}")
+                elif not after["images"] and not after["text"].strip():
+                    problems.append(f"{label}: the figure disappeared after {how}")
+                else:
+                    report.notes.append(
+                        f"{label}: {controls.count()} controls, figure changed after {how}"
+                    )
+        if page.locator(".jupyter-widgets-disconnected").count():
+            problems.append("a widget shows as disconnected")
+        problems += [f"JavaScript error: {e[:300]}" for e in js_errors]
+
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        report.screenshot = SHOTS / f"{Path(rel).stem}.png"
+        if first_root is not None:
+            first_root.evaluate("e => e.scrollIntoView({block: 'start'})")
+            time.sleep(0.3)
+        page.screenshot(path=str(report.screenshot))
+    except Exception as e:  # a timeout or a missing element is a failure with a screenshot
+        problems.append(f"{type(e).__name__}: {str(e).splitlines()[0][:300]}")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        report.screenshot = SHOTS / f"{Path(rel).stem}.png"
+        page.screenshot(path=str(report.screenshot))
+    finally:
+        page.close()
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def _run(lab: Lab, browser, rel: str, capsys: pytest.CaptureFixture[str]) -> Report:
+    report = check_notebook(browser, lab, rel)
+    with capsys.disabled():
+        print(f"\n[browser] {report.text()}")
+    return report
+
+
+# --------------------------------------------------------------------------- the tests
+
+NOTEBOOKS = [p.relative_to(ROOT).as_posix() for p in explorer_notebooks()]
+
+
+@pytest.mark.parametrize(
+    "rel",
+    NOTEBOOKS or [pytest.param(None, marks=pytest.mark.skip(reason="no explorer notebooks yet"))],
+)
+def test_explorer_notebook_in_jupyterlab(lab: Lab, browser, rel: str, capsys) -> None:
+    report = _run(lab, browser, rel, capsys)
+    assert not report.problems, report.text()
+
+
+def test_working_fixture_passes(lab: Lab, browser, capsys) -> None:
+    report = _run(lab, browser, "tests/fixtures/explorer_ok.ipynb", capsys)
+    assert not report.problems, report.text()
+
+
+def test_broken_fixture_is_caught(lab: Lab, browser, capsys) -> None:
+    """The test of the test: an explorer whose callback raises must be reported."""
+    report = _run(lab, browser, "tests/fixtures/explorer_broken.ipynb", capsys)
+    assert any("error after" in p and "broken on purpose" in p for p in report.problems), (
+        report.text()
+    )
