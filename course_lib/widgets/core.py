@@ -81,10 +81,7 @@ def slider(value: float, lo: float, hi: float, step: float, description: str) ->
     """A ``FloatSlider`` (or ``IntSlider`` for int arguments) that updates on release."""
     if _w is None:
         return value
-    kind = (
-        _w.IntSlider if all(isinstance(v, int) for v in (value, lo, hi, step)) else _w.FloatSlider
-    )
-    return kind(
+    common = dict(
         value=value,
         min=lo,
         max=hi,
@@ -93,6 +90,11 @@ def slider(value: float, lo: float, hi: float, step: float, description: str) ->
         continuous_update=False,
         style={"description_width": "initial"},
     )
+    if all(isinstance(v, int) for v in (value, lo, hi, step)):
+        return _w.IntSlider(**common)
+    text = f"{step:g}"
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return _w.FloatSlider(readout_format=f".{decimals}f", **common)  # 0.999 must not read 1.00
 
 
 def dropdown(options: list[Any], value: Any, description: str) -> Any:
