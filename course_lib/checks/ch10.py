@@ -1,3 +1,297 @@
-"""Checkers for workbook 10 (filled in with the chapter)."""
+"""Checkers for workbook 10: sampling (temperature, top-k), the pre-LN block, GPT sizes, generate."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..transformer import GPT, GPTConfig
+from ._core import Check, checker
+
+__all__ = [
+    "ex10_block_forward",
+    "ex10_generate",
+    "ex10_loss_at_init",
+    "ex10_param_count",
+    "ex10_temperature_probs",
+    "ex10_top_k_filter",
+]
+
+
+def _value(c: Check, answer: Any, case: str) -> float:
+    c.expect(
+        answer is not None and answer is not ...,
+        case=case,
+        problem="no answer yet",
+        hint="write your number in `answer`",
+    )
+    try:
+        return float(answer)
+    except (TypeError, ValueError):
+        c.expect(
+            False,
+            case=case,
+            problem=f"expected a number, got {answer!r}",
+            hint="write a plain number, such as answer = 123",
+        )
+    raise AssertionError  # unreachable
+
+
+def _ref_top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
+    kth = torch.topk(logits, k).values[..., -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+@checker
+def ex10_top_k_filter(c: Check, top_k_filter: Callable[..., Any]) -> str:
+    """``top_k_filter(logits (B, V), k)``: keep the k largest logits per row, set the rest to -inf."""
+    g = torch.Generator().manual_seed(10)
+    cases = [
+        ("logits (1, 10), k=3", torch.randn(1, 10, generator=g), 3),
+        ("logits (4, 65), k=5", torch.randn(4, 65, generator=g), 5),
+        ("k=1: only the arg-max survives", torch.randn(3, 8, generator=g), 1),
+        ("k=V: nothing is removed", torch.randn(2, 6, generator=g), 6),
+        (
+            "float64 logits of size 1e4",
+            1e4 * torch.randn(2, 9, generator=g, dtype=torch.float64),
+            4,
+        ),
+    ]
+    for name, logits, k in cases:
+        want = _ref_top_k(logits, k)
+        got = c.call(top_k_filter, logits.clone(), k, case=name)
+        c.expect(
+            isinstance(got, torch.Tensor) and got.shape == logits.shape,
+            case=name,
+            problem=f"expected a tensor of shape {tuple(logits.shape)}, got "
+            + (str(tuple(got.shape)) if isinstance(got, torch.Tensor) else type(got).__name__),
+            hint="return the filtered logits, same shape as the input",
+        )
+        c.expect(
+            got.dtype == logits.dtype,
+            case=name,
+            problem=f"expected dtype {logits.dtype}, got {got.dtype}",
+            hint="keep the input's dtype",
+        )
+        kept = torch.isfinite(got).sum(-1)
+        hint = "torch.topk(logits, k).values[:, -1:] is the k-th largest logit: drop those below it"
+        if (kept == k + 1).all() and k < logits.shape[-1]:
+            hint = "you keep k+1 tokens: compare with the k-th largest value (index k-1 / [-1]), not the (k+1)-th"
+        elif (kept == k - 1).all():
+            hint = "you keep k-1 tokens: drop logits strictly below the k-th largest (<, not <=)"
+        elif (kept == logits.shape[-1] - k).all() and k != logits.shape[-1] - k:
+            hint = "you removed the top k instead of keeping them"
+        c.expect(
+            bool((kept == k).all()),
+            case=name,
+            problem=f"expected {k} finite logits per row, got {kept.tolist()}",
+            hint=hint,
+        )
+        c.close(got, want, case=name, hint="the kept logits must keep their values", atol=0)
+    return f"{c.cases} checks including k=1, k=V and huge logits"
+
+
+@checker
+def ex10_temperature_probs(c: Check, temperature_probs: Callable[..., Any]) -> str:
+    """``temperature_probs(logits (B, V), temperature) -> probs (B, V)`` = softmax(logits / T)."""
+    g = torch.Generator().manual_seed(11)
+    cases = [
+        ("T = 1", torch.randn(2, 7, generator=g), 1.0),
+        ("T = 0.5 (sharper)", torch.randn(3, 10, generator=g), 0.5),
+        ("T = 2 (flatter)", torch.randn(1, 65, generator=g), 2.0),
+        ("T = 0.01 and large logits", 50 * torch.randn(2, 5, generator=g), 0.01),
+        ("float64", torch.randn(2, 4, generator=g, dtype=torch.float64), 0.7),
+    ]
+    for name, logits, T in cases:
+        want = torch.softmax(logits / T, dim=-1)
+        got = c.call(temperature_probs, logits.clone(), T, case=name)
+        c.expect(
+            isinstance(got, torch.Tensor) and got.shape == logits.shape,
+            case=name,
+            problem=f"expected a tensor of shape {tuple(logits.shape)}",
+            hint="return probabilities, one row per example",
+        )
+        hint = "divide the logits by the temperature, then take the softmax over the last dim"
+        after = torch.softmax(logits, -1)
+        if T != 1 and (
+            torch.allclose(got.double(), (after / T).double(), atol=1e-6)
+            or torch.allclose(got.double(), (after * T).double(), atol=1e-6)
+        ):
+            hint = (
+                "the temperature is applied after the softmax, so the rows no longer sum to 1 "
+                "and the shape of the distribution does not change: divide the LOGITS by T"
+            )
+        elif T != 1 and torch.allclose(got.double(), torch.softmax(logits * T, -1).double()):
+            hint = "you multiplied by the temperature: divide (T < 1 must sharpen)"
+        c.expect(
+            bool(torch.isfinite(got).all()),
+            case=name,
+            problem="nan or inf in the probabilities",
+            hint="use torch.softmax, which subtracts the row maximum for you",
+        )
+        c.close(got, want, case=name, hint=hint, atol=1e-6)
+    return f"{c.cases} checks including T = 0.01"
+
+
+class _Tiny(nn.Module):
+    """A deterministic stand-in sub-layer: Linear + tanh."""
+
+    def __init__(self, d: int, seed: int) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.w = nn.Parameter(torch.randn(d, d, generator=g) / math.sqrt(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(x @ self.w)
+
+
+@checker
+def ex10_block_forward(c: Check, block_forward: Callable[..., Any]) -> str:
+    """``block_forward(x, ln_1, attn, ln_2, mlp)``: x + attn(ln_1(x)), then + mlp(ln_2(.))."""
+    for name, (B, T, D) in [("x (2, 5, 8)", (2, 5, 8)), ("x (1, 1, 16)", (1, 1, 16))]:
+        g = torch.Generator().manual_seed(B * 100 + D)
+        x = 3 * torch.randn(B, T, D, generator=g) + 1
+        ln_1, ln_2 = nn.LayerNorm(D), nn.LayerNorm(D)
+        with torch.no_grad():
+            for ln in (ln_1, ln_2):
+                ln.weight.uniform_(0.5, 1.5, generator=g)
+                ln.bias.uniform_(-0.5, 0.5, generator=g)
+        attn, mlp = _Tiny(D, 1), _Tiny(D, 2)
+        h = x + attn(ln_1(x))
+        want = h + mlp(ln_2(h))
+        got = c.call(block_forward, x, ln_1, attn, ln_2, mlp, case=name)
+        post = ln_1(x + attn(x))
+        post = ln_2(post + mlp(post))
+        no_res = mlp(ln_2(attn(ln_1(x))))
+        same_ln = x + attn(ln_1(x))
+        same_ln = same_ln + mlp(ln_1(same_ln))
+        hint = "pre-LN: x = x + attn(ln_1(x)); then x = x + mlp(ln_2(x)); return x"
+        if isinstance(got, torch.Tensor) and got.shape == want.shape:
+            if torch.allclose(got, post, atol=1e-5):
+                hint = "that is post-LN (the 2017 paper); normalize the INPUT of each branch: x + attn(ln_1(x))"
+            elif torch.allclose(got, no_res, atol=1e-5):
+                hint = "the residual connections are missing: add each branch's output to x"
+            elif torch.allclose(got, same_ln, atol=1e-5):
+                hint = "use ln_2 before the MLP; each branch has its own LayerNorm"
+        c.close(got, want, case=name, hint=hint, atol=1e-5)
+    return f"{c.cases} checks"
+
+
+@checker
+def ex10_loss_at_init(c: Check, answer: Any) -> str:
+    """Predict: the cross-entropy of an untrained GPT on a 65-character vocabulary."""
+    value = _value(c, answer, "your prediction")
+    want = math.log(65)
+    hint = "at init every character is about equally likely, p = 1/65; the loss is -log p"
+    if math.isclose(value, 1 / 65, rel_tol=0.05) or math.isclose(value, 65, rel_tol=0.05):
+        hint = "that is a probability or the vocabulary size; the loss is -log(1/65)"
+    elif math.isclose(value, math.log2(65), rel_tol=0.02):
+        hint = "PyTorch's cross-entropy uses the natural log, not log2"
+    c.close(value, want, case="loss at init, V = 65", hint=hint, rtol=0.02)
+    return f"ln 65 = {want:.3f}"
+
+
+@checker
+def ex10_param_count(c: Check, answer: Any) -> str:
+    """Predict: parameters of GPT(vocab 65, block 64, 4 layers, 4 heads, 128 wide, no biases)."""
+    value = _value(c, answer, "your count")
+    V, T, L, C = 65, 64, 4, 128
+    per_block = 2 * C + 3 * C * C + C * C + 4 * C * C + 4 * C * C  # LNs, qkv, proj, fc, proj
+    want = L * per_block + V * C + T * C + C  # blocks, tied embedding, positions, final LN
+    hint = (
+        "per block: 2 LayerNorms (C each), qkv (C x 3C), proj (C x C), fc (C x 4C), proj (4C x C)"
+    )
+    if value == want + 65 * C:
+        hint = "the output layer shares its matrix with the token embedding: count it once"
+    elif value == want - 64 * C:
+        hint = "the position table (block_size x C) is a parameter too"
+    elif value == want - (2 * L + 1) * C:
+        hint = (
+            "each LayerNorm has a gain of C numbers (no bias here): 2 per block plus the final one"
+        )
+    c.close(value, want, case="parameter count", hint=hint, atol=0.5, rtol=0)
+    return f"{want:,} parameters"
+
+
+def _small_gpt() -> GPT:
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        cfg = GPTConfig(vocab_size=13, block_size=8, n_layer=2, n_head=2, n_embd=16)
+        return GPT(cfg).eval()
+
+
+@torch.no_grad()
+def _within_top(model: GPT, ids: torch.Tensor, start: int, k: int) -> bool:
+    """Is every token after position ``start`` among the ``k`` most likely for its context?"""
+    block = model.config.block_size
+    for t in range(start, ids.shape[1]):
+        logits, _ = model(ids[:, max(0, t - block) : t])
+        allowed = torch.topk(logits[:, -1], k).indices  # (B, k)
+        if not (ids[:, t : t + 1] == allowed).any(-1).all():
+            return False
+    return True
+
+
+@checker
+def ex10_generate(c: Check, generate: Callable[..., Any]) -> str:
+    """``generate(model, idx, max_new_tokens, temperature=1.0, top_k=None)``: sample, token by token."""
+    model = _small_gpt()
+    prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    # 1. greedy (top_k=1) must equal the reference exactly, past the block size
+    name = "top_k=1 for 20 tokens (longer than block_size=8)"
+    want = model.generate(prompt, 20, top_k=1)
+    got = c.call(generate, model, prompt.clone(), 20, 1.0, 1, case=name)
+    c.expect(
+        isinstance(got, torch.Tensor) and got.shape == want.shape,
+        case=name,
+        problem=f"expected shape {tuple(want.shape)}, got "
+        + (str(tuple(got.shape)) if isinstance(got, torch.Tensor) else type(got).__name__),
+        hint="return the prompt followed by the new tokens, (B, T + max_new_tokens)",
+    )
+    c.expect(
+        torch.equal(got[:, :3], prompt),
+        case=name,
+        problem="the output does not start with the prompt",
+        hint="append each new token: idx = torch.cat((idx, next_token), dim=1)",
+    )
+    hint = "take logits[:, -1, :] (the LAST position) of the last block_size tokens"
+    if not torch.equal(got, want) and _within_top(model, got, 3, 2):
+        hint = "your top-k keeps k+1 tokens: keep logits >= the k-th largest, torch.topk(logits, k)"
+    c.expect(
+        torch.equal(got, want),
+        case=name,
+        problem="with top_k=1 the tokens differ from the most likely ones",
+        hint=hint,
+    )
+    # 2. sampled with top_k=3: every token must be among the 3 most likely for its context
+    name = "temperature 2, top_k=3, 12 tokens"
+    torch.manual_seed(1)
+    got = c.call(generate, model, prompt.clone(), 12, 2.0, 3, case=name)
+    c.expect(
+        isinstance(got, torch.Tensor) and got.shape == (2, 15) and got.dtype == torch.long,
+        case=name,
+        problem="expected int64 tokens of shape (2, 15)",
+        hint="torch.multinomial(probs, num_samples=1) gives int64 ids of shape (B, 1)",
+    )
+    c.expect(
+        _within_top(model, got, 3, 3),
+        case=name,
+        problem="a token outside the 3 most likely ones was sampled",
+        hint="set every logit below the k-th largest to -inf before the softmax",
+    )
+    # 3. sampling must actually sample (not always the arg-max)
+    name = "temperature 1.5, no top-k: draws differ between runs"
+    torch.manual_seed(2)
+    a = c.call(generate, model, prompt.clone(), 15, 1.5, None, case=name)
+    b = c.call(generate, model, prompt.clone(), 15, 1.5, None, case=name)
+    c.expect(
+        not torch.equal(a, b),
+        case=name,
+        problem="two runs gave the same text",
+        hint="sample with torch.multinomial(probs, 1) instead of taking the arg-max",
+    )
+    return f"{c.cases} checks: greedy past block_size, top-k, sampling"

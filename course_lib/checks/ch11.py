@@ -1,3 +1,496 @@
-"""Checkers for workbook 11 (filled in with the chapter)."""
+"""Checkers for workbook 11: the encoder-decoder Transformer.
 
-__all__: list[str] = []
+Each compares the learner's function (or answer, or model class) with the reference in
+``course_lib.encoder_decoder`` on ordinary and edge cases, and names the usual mistakes.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..encoder_decoder import Seq2SeqConfig, Seq2SeqTransformer, beam_search_step, causal_mask
+from ._core import CaseFailed, Check, _NotDone, checker
+
+__all__ = [
+    "ex11_beam_search_step",
+    "ex11_causal_mask",
+    "ex11_fix_nn_transformer",
+    "ex11_greedy_decode",
+    "ex11_predict_decoder_mask",
+    "ex11_shift_targets",
+]
+
+PAD, BOS, EOS = 0, 1, 2
+
+
+def _tensor(c: Check, got: Any, case: str, hint: str = "") -> torch.Tensor:
+    c.expect(
+        isinstance(got, torch.Tensor),
+        case=case,
+        problem=f"expected a torch.Tensor, got {type(got).__name__}",
+        hint=hint or "return a tensor",
+    )
+    return got
+
+
+# ----------------------------------------------------------------------------- shift_targets
+
+
+@checker
+def ex11_shift_targets(c: Check, shift_targets: Any) -> str:
+    """``shift_targets(tgt (B, T)) -> (decoder_input (B, T-1), labels (B, T-1))``."""
+    cases = {
+        "two targets with padding": torch.tensor([[BOS, 5, 6, 7, EOS], [BOS, 8, EOS, PAD, PAD]]),
+        "one target of two tokens": torch.tensor([[BOS, EOS]]),
+        "a longer random batch": torch.cat(
+            [
+                torch.full((4, 1), BOS),
+                torch.randint(3, 20, (4, 9), generator=torch.Generator().manual_seed(0)),
+            ],
+            dim=1,
+        ),
+    }
+    for case, tgt in cases.items():
+        out = c.call(shift_targets, tgt.clone(), case=case)
+        c.expect(
+            isinstance(out, tuple | list) and len(out) == 2,
+            case=case,
+            problem=f"expected a pair (decoder_input, labels), got {type(out).__name__}",
+            hint="return two tensors: return decoder_input, labels",
+        )
+        dec_in, labels = (_tensor(c, t, case) for t in out)
+        want_in, want_lab = tgt[:, :-1], tgt[:, 1:]
+        if (
+            dec_in.shape == want_in.shape
+            and torch.equal(dec_in, want_lab)
+            and torch.equal(labels, want_in)
+        ):
+            raise CaseFailed(
+                case,
+                "decoder input and labels are swapped",
+                "the decoder input starts with <bos>; the labels end with <eos>",
+            )
+        if dec_in.shape == tgt.shape or labels.shape == tgt.shape:
+            raise CaseFailed(
+                case,
+                f"got shapes {tuple(dec_in.shape)} and {tuple(labels.shape)}, expected {tuple(want_in.shape)} for both",
+                "without a shift, position t is fed the very token it must predict and the model only learns to copy; "
+                "drop the last token for the input and the first (<bos>) for the labels",
+            )
+        c.equal(
+            dec_in.dtype, torch.long, case=case, hint="keep the integer dtype: slice, don't convert"
+        )
+        c.close(
+            dec_in,
+            want_in,
+            case=case + " (decoder input)",
+            hint="decoder input = tgt[:, :-1]: <bos> y_1 ... (everything but the last token)",
+        )
+        c.close(
+            labels,
+            want_lab,
+            case=case + " (labels)",
+            hint="labels = tgt[:, 1:]: the next token at every position",
+        )
+    return f"{len(cases)} cases, padding included"
+
+
+# ----------------------------------------------------------------------------- causal mask
+
+
+@checker
+def ex11_causal_mask(c: Check, causal_mask_fn: Any) -> str:
+    """``causal_mask(size) -> (size, size)`` bool, True where query t may attend to key s <= t."""
+    for size in (4, 1, 7):  # size 4 first: its wrong answers are told apart best
+        case = f"size {size}"
+        got = _tensor(c, c.call(causal_mask_fn, size, case=case), case)
+        want = causal_mask(size)
+        c.equal(
+            tuple(got.shape),
+            (size, size),
+            case=case,
+            hint="one row per query position, one column per key position",
+        )
+        c.expect(
+            got.dtype == torch.bool,
+            case=case,
+            problem=f"expected dtype torch.bool, got {got.dtype}",
+            hint="return a boolean mask (True = may attend); torch.ones(size, size, dtype=torch.bool).tril()",
+        )
+        if size > 1 and torch.equal(got, want.T):
+            raise CaseFailed(
+                case,
+                "True above the diagonal",
+                "that lets each position see the future and hides the past: use tril, not triu",
+            )
+        if size > 1 and torch.equal(got, ~want):
+            raise CaseFailed(
+                case,
+                "the mask is inverted (True marks what is hidden)",
+                "in this course True means 'may attend'",
+            )
+        if torch.equal(got, want & ~torch.eye(size, dtype=torch.bool)):
+            raise CaseFailed(
+                case,
+                "the diagonal is False",
+                "each position may attend to itself; without it the first row has no key at all and softmax gives nan",
+            )
+        c.close(
+            got.float(),
+            want.float(),
+            case=case,
+            hint="row t is True in columns 0..t and False after",
+        )
+    return "sizes 4, 1 and 7"
+
+
+# ----------------------------------------------------------------------------- predict the decoder mask
+
+
+@checker
+def ex11_predict_decoder_mask(c: Check, answer: Any) -> str:
+    """The decoder self-attention mask for the input ``<bos> 7 8 <pad>`` (True/1 = may attend)."""
+    case = "decoder input <bos> 7 8 <pad>"
+    c.expect(
+        answer is not None and answer is not ...,
+        case=case,
+        problem="no answer yet",
+        hint="write the 4 x 4 mask as a list of 4 rows of 0/1",
+    )
+    try:
+        got = torch.as_tensor(answer).to(torch.int64)
+    except Exception:  # noqa: BLE001 - any unreadable answer is reported, not raised
+        raise CaseFailed(
+            case,
+            f"could not read {answer!r} as a 4 x 4 table of 0/1",
+            "a list of 4 lists of 4 numbers",
+        ) from None
+    c.equal(tuple(got.shape), (4, 4), case=case, hint="4 query rows by 4 key columns")
+    keep = torch.tensor([True, True, True, False])
+    want = (causal_mask(4) & keep[None, :]).long()
+    if torch.equal(got, causal_mask(4).long()):
+        raise CaseFailed(
+            case,
+            "the <pad> column is still open in the last row",
+            "combine the causal mask with the padding mask: no query may attend to the <pad> key",
+        )
+    if torch.equal(got, (causal_mask(4) & keep[:, None]).long()):
+        raise CaseFailed(
+            case,
+            "the padding mask went on the rows (queries) instead of the columns (keys)",
+            "an all-False row would make softmax produce nan; pad hides a key, and the pad query's own output is simply ignored by the loss",
+        )
+    if torch.equal(got, 1 - want):
+        raise CaseFailed(case, "the mask is inverted", "1 means 'may attend'")
+    c.close(got.float(), want.float(), case=case, hint="row t: keys 0..t, except the <pad> key")
+    return "causal and padding together"
+
+
+# ----------------------------------------------------------------------------- greedy decoding
+
+
+class _ScriptedModel:
+    """A stand-in with ``encode``/``decode``/``config`` whose next-token logits follow a script.
+
+    Row b writes ``script[b]`` and then ``<eos>``. The logits favour ``<pad>`` or ``<bos>`` over the
+    script token at some steps (the decoder must never choose those), and after ``<eos>`` they
+    favour a junk token (the decoder must pad instead). A wrong prefix gives junk logits.
+    """
+
+    def __init__(self, script: list[list[int]], vocab: int = 9) -> None:
+        self.script, self.vocab = script, vocab
+        self.config = SimpleNamespace(
+            pad_id=PAD, bos_id=BOS, eos_id=EOS, vocab_size=vocab, max_tgt_len=9
+        )
+        self.calls = 0
+
+    def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return src.float()[..., None], (src != PAD)[:, None, None, :]
+
+    def decode(
+        self, dec_in: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor, *a: Any, **k: Any
+    ) -> tuple[torch.Tensor, None]:
+        self.calls += 1
+        B, T = dec_in.shape
+        logits = torch.zeros(B, T, self.vocab)
+        for b in range(B):
+            full = [BOS] + self.script[b] + [EOS]
+            for t in range(T):
+                prefix_ok = dec_in[b, : t + 1].tolist() == full[: t + 1]
+                if not prefix_ok or t + 1 >= len(full):
+                    logits[b, t, 3] = 5.0  # junk
+                    continue
+                logits[b, t, full[t + 1]] = 5.0
+                logits[b, t, PAD if t % 2 else BOS] = 6.0  # never allowed
+        return logits, None
+
+
+def _reference_greedy(script: list[list[int]], max_len: int) -> torch.Tensor:
+    out = torch.full((len(script), max_len), PAD)
+    for b, s in enumerate(script):
+        seq = (s + [EOS])[:max_len]
+        out[b, : len(seq)] = torch.tensor(seq)
+    return out
+
+
+def _pad_to(x: torch.Tensor, n: int) -> torch.Tensor:
+    return F.pad(x, (0, n - x.shape[1]), value=PAD) if x.shape[1] < n else x
+
+
+@checker
+def ex11_greedy_decode(c: Check, greedy_decode: Any) -> str:
+    """``greedy_decode(model, src (B, S), max_len) -> ids (B, L <= max_len)`` (tokens after <bos>)."""
+    script = [[4, 5, 6], [7], [8, 8, 4, 5, 6, 7]]
+    src = torch.tensor([[3, 4], [5, 0], [6, 7]])
+    for max_len, case in (
+        (8, "scripted model, every row ends with <eos>"),
+        (4, "scripted model, max_len cuts row 3"),
+    ):
+        model = _ScriptedModel(script)
+        got = _tensor(c, c.call(greedy_decode, model, src, max_len, case=case), case)
+        want = _reference_greedy(script, max_len)
+        c.expect(got.dim() == 2 and got.shape[0] == 3 and got.shape[1] <= max_len, case=case,
+                 problem=f"expected shape (3, L) with L <= {max_len}, got {tuple(got.shape)}",
+                 hint="one row per source, at most max_len generated tokens")  # fmt: skip
+        got = _pad_to(got, max_len).long()
+        if (
+            got.shape == want.shape
+            and torch.equal(got[:, 1:], want[:, :-1])
+            and (got[:, 0] == BOS).all()
+        ):
+            raise CaseFailed(
+                case, "the output starts with <bos>", "return only the generated tokens: ys[:, 1:]"
+            )
+        if (got == BOS).any() or (got[:, :-1] == PAD).logical_and(want[:, :-1] != PAD).any():
+            raise CaseFailed(
+                case,
+                "the output contains <pad> or <bos> before <eos>",
+                "set the logits of <pad> and <bos> to -inf before the arg-max",
+            )
+        if got.shape == want.shape and not torch.equal(got, want):
+            after_eos = want == PAD
+            if torch.equal(got[~after_eos], want[~after_eos]):
+                raise CaseFailed(
+                    case,
+                    "tokens after <eos> are not <pad>",
+                    "once a row has produced <eos>, write <pad> for it (keep a `finished` flag per row)",
+                )
+            if (got[:, :1] == want[:, :1]).all() and not (got[:, 1:2] == want[:, 1:2]).all():
+                raise CaseFailed(
+                    case,
+                    "only the first token is right",
+                    "feed the whole prefix (<bos> and every token so far) to model.decode each step and take the last position",
+                )
+        c.close(
+            got.float(),
+            want.float(),
+            case=case,
+            hint="start from <bos>, append the arg-max of the last position's logits each step",
+        )
+    # a real (untrained) model: compare with Seq2SeqTransformer.greedy_decode
+    case = "a small random Seq2SeqTransformer"
+    g = torch.Generator().manual_seed(3)
+    cfg = Seq2SeqConfig(vocab_size=12, max_src_len=8, max_tgt_len=8, d_model=32, n_heads=2,
+                        n_enc_layers=1, n_dec_layers=1, d_ff=64, dropout=0.0)  # fmt: skip
+    with torch.random.fork_rng():
+        torch.manual_seed(3)
+        model = Seq2SeqTransformer(cfg).eval()
+        with torch.no_grad():
+            model.embed.weight.mul_(3.0)
+    src = torch.randint(3, 12, (6, 8), generator=g)
+    src[2, 5:] = PAD
+    want = model.greedy_decode(src, max_len=7)
+    got = _tensor(c, c.call(greedy_decode, model, src, 7, case=case), case)
+    c.close(_pad_to(got.long(), 7).float(), _pad_to(want, 7).float(), case=case,
+            hint="call memory, src_mask = model.encode(src) once, then model.decode(ys, memory, src_mask) each step")  # fmt: skip
+    return "scripted and real models, stopping at <eos>"
+
+
+# ----------------------------------------------------------------------------- beam search step
+
+
+@checker
+def ex11_beam_search_step(c: Check, step_fn: Any) -> str:
+    """``beam_search_step(scores (B, K), log_probs (B, K, V), beam_size) -> (scores, beam, token)``."""
+    g = torch.Generator().manual_seed(3)
+    cases = {
+        "B=2, K=3, V=5, keep 3": (
+            torch.randn(2, 3, generator=g) - 2,
+            torch.randn(2, 3, 5, generator=g).log_softmax(-1),
+            3,
+        ),
+        "first step (one live beam, the others -inf)": (
+            torch.tensor([[0.0, -math.inf, -math.inf]]),
+            torch.randn(1, 3, 6, generator=g).log_softmax(-1),
+            3,
+        ),
+        "keep more beams than there are (K=2 -> 4)": (
+            torch.randn(3, 2, generator=g),
+            torch.randn(3, 2, 4, generator=g).log_softmax(-1),
+            4,
+        ),
+        "float64": (
+            torch.randn(2, 2, generator=g, dtype=torch.float64),
+            torch.randn(2, 2, 7, generator=g, dtype=torch.float64).log_softmax(-1),
+            2,
+        ),
+    }
+    for case, (scores, logp, k) in cases.items():
+        out = c.call(step_fn, scores.clone(), logp.clone(), k, case=case)
+        c.expect(isinstance(out, tuple | list) and len(out) == 3, case=case,
+                 problem=f"expected (new_scores, beam, token), got {type(out).__name__}", hint="return three tensors")  # fmt: skip
+        new, beam, tok = (_tensor(c, t, case) for t in out)
+        want_new, want_beam, want_tok = beam_search_step(scores, logp, k)
+        B = scores.shape[0]
+        c.expect(tuple(new.shape) == (B, k), case=case,
+                 problem=f"expected new scores of shape {(B, k)}, got {tuple(new.shape)}",
+                 hint="flatten the K beams x V tokens into one axis of K*V candidates per example, then take the top beam_size")  # fmt: skip
+        c.equal(new.dtype, scores.dtype, case=case, hint="keep the dtype of the scores")
+        per_token_only = logp.reshape(B, -1).topk(k, dim=-1).values
+        if torch.allclose(new.double(), per_token_only.double()) and not torch.allclose(
+            want_new, per_token_only
+        ):
+            raise CaseFailed(
+                case,
+                "the new scores ignore the beams' scores so far",
+                "a candidate's score is scores[b, k] + log_probs[b, k, v]",
+            )
+        V = logp.shape[-1]
+        if (
+            torch.equal(beam.long(), want_tok)
+            and torch.equal(tok.long(), want_beam)
+            and not torch.equal(want_beam, want_tok)
+        ):
+            raise CaseFailed(
+                case,
+                "beam and token indices are swapped",
+                f"with flat index i over K*V: beam = i // V, token = i % V (V={V})",
+            )
+        c.close(
+            new,
+            want_new,
+            case=case,
+            hint="top beam_size of (scores[..., None] + log_probs).reshape(B, K*V), best first",
+        )
+        c.close(
+            beam.float(),
+            want_beam.float(),
+            case=case + " (beam)",
+            hint=f"beam = flat_index // V (V={V})",
+        )
+        c.close(
+            tok.float(),
+            want_tok.float(),
+            case=case + " (token)",
+            hint=f"token = flat_index % V (V={V})",
+        )
+    return f"{len(cases)} cases, dead beams and float64 included"
+
+
+# ----------------------------------------------------------------------------- fix the nn.Transformer model
+
+
+def _model_logits(
+    c: Check, model: Any, src: torch.Tensor, tgt: torch.Tensor, case: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    try:
+        out = model(src, tgt)
+    except NotImplementedError:
+        raise _NotDone() from None
+    except Exception as e:  # noqa: BLE001 - the learner's error, reported as a sentence
+        raise CaseFailed(
+            case,
+            f"your code raised {type(e).__name__}: {str(e)[:200]}",
+            "a message about mismatched batch sizes usually means nn.Transformer read (B, T, D) as "
+            "(T, B, D): pass batch_first=True; otherwise run your model on this case and read the error",
+        ) from None
+    c.expect(
+        isinstance(out, tuple | list) and len(out) == 2,
+        case=case,
+        problem=f"forward should return (logits, loss), got {type(out).__name__}",
+        hint="return logits, loss",
+    )
+    return _tensor(c, out[0], case), _tensor(c, out[1], case)
+
+
+@checker
+def ex11_fix_nn_transformer(c: Check, model_class: Any) -> str:
+    """``model_class(vocab_size, d_model, n_heads, n_layers, max_len, pad_id)`` built on
+    ``nn.Transformer``: ``forward(src (B, S), tgt (B, T)) -> (logits (B, T-1, V), loss)``."""
+    V = 11
+    case = "building the model"
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = c.call(
+            model_class,
+            vocab_size=V,
+            d_model=32,
+            n_heads=4,
+            n_layers=1,
+            max_len=16,
+            pad_id=PAD,
+            case=case,
+        )
+    c.expect(isinstance(model, torch.nn.Module), case=case, problem=f"got {type(model).__name__}, not an nn.Module",
+             hint="pass the class itself")  # fmt: skip
+    model.eval()
+    g = torch.Generator().manual_seed(1)
+    src = torch.randint(3, V, (3, 6), generator=g)
+    tgt = torch.randint(3, V, (3, 7), generator=g)
+    tgt[:, 0], tgt[:, -1] = BOS, EOS
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*nested tensor.*")  # nn.Transformer's eval path
+        case = "shapes (B=3, S=6, T=7)"
+        logits, loss = _model_logits(c, model, src, tgt, case)
+        c.expect(tuple(logits.shape) == (3, 6, V), case=case,
+                 problem=f"expected logits of shape (3, 6, {V}) (one per position of tgt[:, :-1]), got {tuple(logits.shape)}",
+                 hint="shift the targets: the decoder reads tgt[:, :-1] and predicts tgt[:, 1:]; "
+                      "a (3, 7, V) result means it reads the token it must predict, a (6, ..) or (7, ..) first dim means batch_first is missing")  # fmt: skip
+        case = "loss"
+        want = F.cross_entropy(
+            logits.reshape(-1, V).float(), tgt[:, 1:].reshape(-1), ignore_index=PAD
+        )
+        c.close(
+            loss,
+            want,
+            case=case,
+            atol=1e-5,
+            hint="the loss compares the logits with the labels tgt[:, 1:] (ignore_index=pad_id)",
+        )
+
+        case = "examples in a batch stay separate"
+        other = src.clone()
+        other[2] = torch.randint(3, V, (6,), generator=g)
+        logits2, _ = _model_logits(c, model, other, tgt, case)
+        c.expect(torch.allclose(logits2[:2], logits[:2], atol=1e-5), case=case,
+                 problem="changing example 2's source changed the predictions for examples 0 and 1",
+                 hint="nn.Transformer expects (T, B, D) unless you pass batch_first=True; fed (B, T, D), it attends across the batch")  # fmt: skip
+
+        case = "the decoder cannot see the future"
+        later = tgt.clone()
+        later[:, 4] = 3 + (later[:, 4] - 2) % (V - 3)
+        logits3, _ = _model_logits(c, model, src, later, case)
+        c.expect(torch.allclose(logits3[:, :4], logits[:, :4], atol=1e-5), case=case,
+                 problem="changing target token 4 changed the predictions at positions 0..3",
+                 hint="pass tgt_mask=nn.Transformer.generate_square_subsequent_mask(T) (a causal mask); without it "
+                      "the decoder reads the answer it should predict")  # fmt: skip
+
+        case = "word order in the source matters"
+        rev, _ = _model_logits(c, model, src.flip(1), tgt, case)
+        c.expect(not torch.allclose(rev, logits, atol=1e-4), case=case,
+                 problem="reversing the source did not change any prediction",
+                 hint="attention alone ignores order: add positional encodings to the embeddings of src and tgt")  # fmt: skip
+
+        case = "padding the source changes nothing"
+        padded = F.pad(src, (0, 3), value=PAD)
+        logits4, _ = _model_logits(c, model, padded, tgt, case)
+        c.expect(torch.allclose(logits4, logits, atol=1e-4), case=case,
+                 problem="adding <pad> tokens at the end of the source changed the predictions",
+                 hint="pass src_key_padding_mask=(src == pad_id) and memory_key_padding_mask=(src == pad_id)")  # fmt: skip
+    return "shift, batch_first, causal mask, positions and padding"

@@ -1,0 +1,172 @@
+"""Train the course GPT on tiny Shakespeare (characters) with course_lib.train.fit; print one JSON line.
+
+The reference CPU run (the default) is the usual small character-level GPT: 4 layers, 4 heads,
+128-wide embeddings, context 64, batch 12, no dropout, no biases; AdamW lr 1e-3, betas
+(0.9, 0.99), weight decay 0.1 on matrices only; 100 warm-up steps then cosine decay to 1e-4 at
+2000 steps; gradient clipping at 1.0; evaluation every 250 steps on 20 batches of train and val.
+Data: the first 90% of the characters for training, the last 10% for validation.
+
+    python bench/gpt_char.py                        # reference CPU run, 2000 iterations
+    python bench/gpt_char.py --iters 200            # a quick look
+    python bench/gpt_char.py --config gpu           # 6 layers, 6 heads, 384 wide, block 256, batch 64
+    python bench/gpt_char.py --config gpu --compile # the same with torch.compile (try it on a GPU)
+
+The JSON line holds the wall time of the whole run (evaluations included), the median time of one
+training iteration (from 10-step windows that contain no evaluation) and the best such window,
+tokens per second of training (at the median), the train and val loss at every evaluation (20
+batches, the same ones each time, drawn by ``course_lib.train.evaluate``), and the final loss on
+the whole validation split (no sampling noise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from course_lib.data import CharTokenizer, get_batch, load_tiny_shakespeare, train_val_split  # noqa: E402
+from course_lib.device import get_device, seed_everything  # noqa: E402
+from course_lib.optim import as_lambda, lr_schedule  # noqa: E402
+from course_lib.train import History, evaluate, fit  # noqa: E402
+from course_lib.transformer import GPT, GPTConfig, adamw_param_groups  # noqa: E402
+
+CONFIGS = {
+    # the reference CPU run
+    "cpu": dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, dropout=0.0,
+                iters=2000),
+    # the full GPU run (the usual "shakespeare_char" model)
+    "gpu": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, batch_size=64, dropout=0.2,
+                iters=5000),
+}  # fmt: skip
+LR, MIN_LR, WARMUP, BETAS, WEIGHT_DECAY, GRAD_CLIP = 1e-3, 1e-4, 100, (0.9, 0.99), 0.1, 1.0
+EVAL_EVERY, EVAL_BATCHES, LOG_EVERY = 250, 20, 10
+
+
+class Timer:
+    """fit callback: wall time of each ``LOG_EVERY``-step window, and the train loss at each eval."""
+
+    def __init__(self, model: GPT, train_batch: object) -> None:
+        self.model, self.train_batch = model, train_batch
+        self.windows: list[float] = []
+        self.train_evals: list[float] = []
+        self.last = time.perf_counter()
+        self.dirty = False  # an evaluation happened inside the current window
+
+    def __call__(self, event: str, history: History, step: int) -> None:
+        now = time.perf_counter()
+        if event == "log":
+            if not self.dirty and step > LOG_EVERY:  # skip the first window (warm-up)
+                self.windows.append((now - self.last) / LOG_EVERY)
+            self.dirty = False
+        elif event == "eval":
+            train = evaluate(self.model, self.train_batch, batches=EVAL_BATCHES)
+            self.train_evals.append(train["loss"])
+            self.dirty = True
+        self.last = time.perf_counter() if event == "eval" else now
+
+
+@torch.no_grad()
+def full_loss(model: GPT, ids: torch.Tensor, block: int, batch: int = 256) -> float:
+    """Mean loss over the whole of ``ids``, cut into non-overlapping windows: no sampling noise."""
+    model.eval()
+    n = (len(ids) - 1) // block
+    x, y = ids[: n * block].view(n, block), ids[1 : n * block + 1].view(n, block)
+    device = next(model.parameters()).device
+    total = 0.0
+    for i in range(0, n, batch):
+        _, loss = model(x[i : i + batch].to(device), y[i : i + batch].to(device))
+        total += float(loss) * len(x[i : i + batch])
+    return total / n
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="cpu")
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best one)")
+    parser.add_argument("--iters", type=int, default=None, help="iterations (default: config's)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--checkpoint", default=None, help="save (and resume from) this file")
+    args = parser.parse_args(argv)
+    cfg = dict(CONFIGS[args.config])
+    iters = args.iters or cfg.pop("iters")
+    cfg.pop("iters", None)
+    batch_size = cfg.pop("batch_size")
+    device = get_device(args.device)
+    seed_everything(args.seed)
+
+    text = load_tiny_shakespeare(verbose=False)
+    tok = CharTokenizer(text)
+    train_ids, val_ids = train_val_split(tok.encode(text), 0.9)
+    block = cfg["block_size"]
+
+    def train_batch(_: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return get_batch(train_ids, block, batch_size, device)
+
+    def val_batch(_: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return get_batch(val_ids, block, batch_size, device)
+
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, bias=False, **cfg)).to(device)
+    groups = adamw_param_groups(model, WEIGHT_DECAY)
+    try:  # one fused kernel for the whole update, where this PyTorch has one for the device
+        optimizer = torch.optim.AdamW(groups, lr=LR, betas=BETAS, fused=True)
+    except (RuntimeError, TypeError):
+        optimizer = torch.optim.AdamW(groups, lr=LR, betas=BETAS)
+    schedule = lr_schedule(
+        "warmup_cosine", LR, total_steps=iters, warmup_steps=min(WARMUP, iters // 10), min_lr=MIN_LR
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, as_lambda(schedule, LR))
+    trained = torch.compile(model) if args.compile else model
+    timer = Timer(trained, train_batch)
+
+    start = time.perf_counter()
+    history = fit(
+        trained,
+        optimizer,
+        train_batch,
+        steps=iters,
+        val_data=val_batch,
+        eval_every=EVAL_EVERY,
+        eval_batches=EVAL_BATCHES,
+        scheduler=scheduler,
+        grad_clip=GRAD_CLIP,
+        device=device,
+        callbacks=[timer],
+        progress=False,
+        log_every=LOG_EVERY,
+        checkpoint=args.checkpoint,
+    )
+    wall = time.perf_counter() - start
+    val_full = full_loss(model, val_ids, block)
+    ms = 1000 * statistics.median(timer.windows) if timer.windows else float("nan")
+    result = {
+        "config": args.config,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "compile": args.compile,
+        "iters": iters,
+        "params": model.num_params(),
+        "wall_s": round(wall, 2),
+        "ms_per_iter_median": round(ms, 2),
+        "ms_per_iter_best": round(1000 * min(timer.windows), 2) if timer.windows else None,
+        "tokens_per_s": round(batch_size * block / (ms / 1000)) if timer.windows else None,
+        "val_loss_full_split": round(val_full, 4),
+        "evals": [
+            {"step": s, "train": round(t, 4), "val": round(v["loss"], 4)}
+            for (s, v), t in zip(history.val, timer.train_evals)
+        ],
+    }
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

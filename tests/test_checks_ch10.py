@@ -1,0 +1,188 @@
+"""Workbook 10 checkers: the reference passes, each usual mistake fails with its hint, stubs say 'not done'."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from course_lib import checks
+from course_lib.checks._core import FAIL, PASS, TODO
+from course_lib.transformer import GPT, GPTConfig
+
+
+def _line(capsys) -> str:
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1, out
+    return out[0]
+
+
+def _passes(capsys, check, answer) -> None:
+    assert check(answer), _line(capsys)
+    assert _line(capsys).startswith(PASS)
+
+
+def _fails(capsys, check, answer, *needles: str) -> str:
+    assert not check(answer)
+    line = _line(capsys)
+    assert line.startswith(FAIL), line
+    assert "Hint:" in line
+    for needle in needles:
+        assert needle in line, line
+    return line
+
+
+def _todo(*args, **kwargs):
+    raise NotImplementedError
+
+
+# ---- sampling -------------------------------------------------------------------------------
+def top_k_filter(logits, k):
+    kth = torch.topk(logits, k).values[:, -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def top_k_plus_one(logits, k):
+    kth = torch.topk(logits, min(k + 1, logits.shape[-1])).values[:, -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def top_k_minus_one(logits, k):
+    kth = torch.topk(logits, k).values[:, -1:]
+    return logits.masked_fill(logits <= kth, float("-inf"))
+
+
+def test_top_k(capsys):
+    _passes(capsys, checks.ex10_top_k_filter, top_k_filter)
+    _fails(capsys, checks.ex10_top_k_filter, top_k_plus_one, "k+1 tokens")
+    _fails(capsys, checks.ex10_top_k_filter, top_k_minus_one, "k-1 tokens")
+    _fails(capsys, checks.ex10_top_k_filter, lambda z, k: z.float(), "expected 3 finite")
+
+
+def temperature_probs(logits, temperature):
+    return torch.softmax(logits / temperature, dim=-1)
+
+
+def test_temperature(capsys):
+    _passes(capsys, checks.ex10_temperature_probs, temperature_probs)
+    _fails(
+        capsys,
+        checks.ex10_temperature_probs,
+        lambda z, t: torch.softmax(z, -1) / t,
+        "after the softmax",
+    )
+    _fails(
+        capsys,
+        checks.ex10_temperature_probs,
+        lambda z, t: torch.softmax(z * t, -1),
+        "multiplied",
+    )
+    _fails(
+        capsys,
+        checks.ex10_temperature_probs,
+        lambda z, t: (z / t).exp() / (z / t).exp().sum(-1, keepdim=True),
+        "nan or inf",
+    )
+
+
+# ---- the block ------------------------------------------------------------------------------
+def block_forward(x, ln_1, attn, ln_2, mlp):
+    x = x + attn(ln_1(x))
+    return x + mlp(ln_2(x))
+
+
+def block_post_ln(x, ln_1, attn, ln_2, mlp):
+    x = ln_1(x + attn(x))
+    return ln_2(x + mlp(x))
+
+
+def block_no_residual(x, ln_1, attn, ln_2, mlp):
+    return mlp(ln_2(attn(ln_1(x))))
+
+
+def test_block(capsys):
+    _passes(capsys, checks.ex10_block_forward, block_forward)
+    _fails(capsys, checks.ex10_block_forward, block_post_ln, "post-LN")
+    _fails(capsys, checks.ex10_block_forward, block_no_residual, "residual")
+
+
+# ---- predictions ----------------------------------------------------------------------------
+def test_loss_at_init(capsys):
+    _passes(capsys, checks.ex10_loss_at_init, math.log(65))
+    _fails(capsys, checks.ex10_loss_at_init, 1 / 65, "-log(1/65)")
+    _fails(capsys, checks.ex10_loss_at_init, math.log2(65), "natural log")
+    assert not checks.ex10_loss_at_init(None)
+    assert "no answer yet" in _line(capsys)
+
+
+def test_param_count(capsys):
+    cfg = GPTConfig(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, bias=False)
+    n = GPT(cfg).num_params(non_embedding=False)
+    _passes(capsys, checks.ex10_param_count, n)
+    _fails(capsys, checks.ex10_param_count, n + 65 * 128, "count it once")
+    _fails(capsys, checks.ex10_param_count, n - 64 * 128, "position table")
+    _fails(capsys, checks.ex10_param_count, "many", "expected a number")
+
+
+# ---- generate -------------------------------------------------------------------------------
+@torch.no_grad()
+def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None):
+    for _ in range(max_new_tokens):
+        logits, _ = model(idx[:, -model.config.block_size :])
+        logits = logits[:, -1, :] / temperature
+        if top_k is not None:
+            logits = top_k_filter(logits, top_k)
+        nxt = torch.multinomial(torch.softmax(logits, -1), 1)
+        idx = torch.cat((idx, nxt), dim=1)
+    return idx
+
+
+@torch.no_grad()
+def generate_no_crop(model, idx, max_new_tokens, temperature=1.0, top_k=None):
+    for _ in range(max_new_tokens):
+        logits, _ = model(idx)
+        nxt = torch.multinomial(torch.softmax(logits[:, -1] / temperature, -1), 1)
+        idx = torch.cat((idx, nxt), dim=1)
+    return idx
+
+
+@torch.no_grad()
+def generate_k_plus_one(model, idx, max_new_tokens, temperature=1.0, top_k=None):
+    for _ in range(max_new_tokens):
+        logits, _ = model(idx[:, -model.config.block_size :])
+        logits = logits[:, -1, :] / temperature
+        if top_k is not None:
+            logits = top_k_plus_one(logits, top_k)
+        idx = torch.cat((idx, torch.multinomial(torch.softmax(logits, -1), 1)), dim=1)
+    return idx
+
+
+@torch.no_grad()
+def generate_greedy(model, idx, max_new_tokens, temperature=1.0, top_k=None):
+    for _ in range(max_new_tokens):
+        logits, _ = model(idx[:, -model.config.block_size :])
+        idx = torch.cat((idx, logits[:, -1:].argmax(-1)), dim=1)
+    return idx
+
+
+def test_generate(capsys):
+    _passes(capsys, checks.ex10_generate, generate)
+    _fails(capsys, checks.ex10_generate, generate_no_crop, "block_size")
+    _fails(capsys, checks.ex10_generate, generate_k_plus_one, "k+1 tokens")
+    _fails(capsys, checks.ex10_generate, generate_greedy, "multinomial")
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        checks.ex10_top_k_filter,
+        checks.ex10_temperature_probs,
+        checks.ex10_block_forward,
+        checks.ex10_generate,
+    ],
+)
+def test_not_done_yet(capsys, check):
+    assert not check(_todo)
+    line = _line(capsys)
+    assert line.startswith(TODO) and "not done yet" in line

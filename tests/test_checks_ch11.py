@@ -1,0 +1,271 @@
+"""The workbook-11 checkers pass the reference answers and catch the usual mistakes with a hint."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_lib import checks
+from course_lib.attention import sinusoidal_encoding
+from course_lib.checks._core import FAIL, PASS, TODO
+from course_lib.encoder_decoder import beam_search_step, causal_mask, shift_targets
+
+PAD, BOS, EOS = 0, 1, 2
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():  # noqa: ANN202
+    """These tiny models run fastest on one thread, and a busy machine cannot slow them down."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def run(capsys: pytest.CaptureFixture[str], check, answer) -> str:  # noqa: ANN001
+    result = check(answer)
+    line = capsys.readouterr().out.strip()
+    assert "\n" not in line and bool(result) == line.startswith(PASS)
+    return line
+
+
+def not_done(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+    raise NotImplementedError
+
+
+# ----------------------------------------------------------------------------- shift_targets
+
+
+def test_shift_targets(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, checks.ex11_shift_targets, shift_targets).startswith(PASS)
+    assert run(capsys, checks.ex11_shift_targets, not_done).startswith(TODO)
+    line = run(capsys, checks.ex11_shift_targets, lambda t: (t, t))
+    assert line.startswith(FAIL) and "copy" in line
+    line = run(capsys, checks.ex11_shift_targets, lambda t: (t[:, 1:], t[:, :-1]))
+    assert line.startswith(FAIL) and "swapped" in line
+    line = run(capsys, checks.ex11_shift_targets, lambda t: t[:, :-1])
+    assert line.startswith(FAIL) and "pair" in line
+    line = run(capsys, checks.ex11_shift_targets, lambda t: (t[:, :-1], t[:, :-1]))
+    assert line.startswith(FAIL) and "labels" in line
+
+
+# ----------------------------------------------------------------------------- causal mask
+
+
+def test_causal_mask(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, checks.ex11_causal_mask, causal_mask).startswith(PASS)
+    assert run(capsys, checks.ex11_causal_mask, not_done).startswith(TODO)
+    wrong = {
+        "tril": lambda n: torch.ones(n, n, dtype=torch.bool).triu(),
+        "inverted": lambda n: ~torch.ones(n, n, dtype=torch.bool).tril(),
+        "itself": lambda n: torch.ones(n, n, dtype=torch.bool).tril(-1),
+        "boolean": lambda n: torch.ones(n, n).tril(),
+    }
+    for hint, fn in wrong.items():
+        line = run(capsys, checks.ex11_causal_mask, fn)
+        assert line.startswith(FAIL) and hint in line, line
+
+
+def test_predict_decoder_mask(capsys: pytest.CaptureFixture[str]) -> None:
+    right = [[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 0]]
+    assert run(capsys, checks.ex11_predict_decoder_mask, right).startswith(PASS)
+    assert run(capsys, checks.ex11_predict_decoder_mask, torch.tensor(right).bool()).startswith(
+        PASS
+    )
+    line = run(capsys, checks.ex11_predict_decoder_mask, None)
+    assert line.startswith(FAIL) and "no answer yet" in line
+    line = run(capsys, checks.ex11_predict_decoder_mask, causal_mask(4).int().tolist())
+    assert line.startswith(FAIL) and "<pad> column" in line
+    rows = [[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [0, 0, 0, 0]]
+    line = run(capsys, checks.ex11_predict_decoder_mask, rows)
+    assert line.startswith(FAIL) and "rows" in line
+    line = run(capsys, checks.ex11_predict_decoder_mask, "abc")
+    assert line.startswith(FAIL)
+
+
+# ----------------------------------------------------------------------------- greedy decoding
+
+
+def greedy_reference(model, src: torch.Tensor, max_len: int) -> torch.Tensor:  # noqa: ANN001
+    cfg = model.config
+    memory, src_mask = model.encode(src)
+    ys = torch.full((src.shape[0], 1), cfg.bos_id, dtype=torch.long)
+    finished = torch.zeros(src.shape[0], dtype=torch.bool)
+    for _ in range(max_len):
+        logits, _ = model.decode(ys, memory, src_mask)
+        last = logits[:, -1].clone()
+        last[:, [cfg.pad_id, cfg.bos_id]] = -math.inf
+        token = torch.where(finished, cfg.pad_id, last.argmax(-1))
+        ys = torch.cat([ys, token[:, None]], dim=1)
+        finished |= token == cfg.eos_id
+        if finished.all():
+            break
+    return ys[:, 1:]
+
+
+def greedy_no_pad_after_eos(model, src, max_len):  # noqa: ANN001, ANN201
+    cfg = model.config
+    memory, src_mask = model.encode(src)
+    ys = torch.full((src.shape[0], 1), cfg.bos_id, dtype=torch.long)
+    for _ in range(max_len):
+        logits, _ = model.decode(ys, memory, src_mask)
+        last = logits[:, -1].clone()
+        last[:, [cfg.pad_id, cfg.bos_id]] = -math.inf
+        ys = torch.cat([ys, last.argmax(-1, keepdim=True)], dim=1)
+    return ys[:, 1:]
+
+
+def greedy_no_special_mask(model, src, max_len):  # noqa: ANN001, ANN201
+    cfg = model.config
+    memory, src_mask = model.encode(src)
+    ys = torch.full((src.shape[0], 1), cfg.bos_id, dtype=torch.long)
+    finished = torch.zeros(src.shape[0], dtype=torch.bool)
+    for _ in range(max_len):
+        logits, _ = model.decode(ys, memory, src_mask)
+        token = torch.where(finished, cfg.pad_id, logits[:, -1].argmax(-1))
+        ys = torch.cat([ys, token[:, None]], dim=1)
+        finished |= token == cfg.eos_id
+    return ys[:, 1:]
+
+
+def greedy_last_token_only(model, src, max_len):  # noqa: ANN001, ANN201
+    cfg = model.config
+    memory, src_mask = model.encode(src)
+    ys = torch.full((src.shape[0], 1), cfg.bos_id, dtype=torch.long)
+    finished = torch.zeros(src.shape[0], dtype=torch.bool)
+    for _ in range(max_len):
+        logits, _ = model.decode(ys[:, -1:], memory, src_mask)
+        last = logits[:, -1].clone()
+        last[:, [cfg.pad_id, cfg.bos_id]] = -math.inf
+        token = torch.where(finished, cfg.pad_id, last.argmax(-1))
+        ys = torch.cat([ys, token[:, None]], dim=1)
+        finished |= token == cfg.eos_id
+    return ys[:, 1:]
+
+
+def test_greedy_decode(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, checks.ex11_greedy_decode, greedy_reference).startswith(PASS)
+    assert run(capsys, checks.ex11_greedy_decode, not_done).startswith(TODO)
+    cases = {
+        "after <eos>": greedy_no_pad_after_eos,
+        "-inf": greedy_no_special_mask,
+        "whole prefix": greedy_last_token_only,
+        "ys[:, 1:]": lambda m, s, n: torch.cat(
+            [torch.full((s.shape[0], 1), BOS), greedy_reference(m, s, n)], 1
+        ),
+    }
+    for hint, fn in cases.items():
+        line = run(capsys, checks.ex11_greedy_decode, fn)
+        assert line.startswith(FAIL) and hint in line, line
+
+
+def test_greedy_real_model_case_covers_eos() -> None:
+    """The random model in the checker stops some rows early, so stopping is really tested."""
+    from course_lib.encoder_decoder import Seq2SeqConfig, Seq2SeqTransformer
+
+    cfg = Seq2SeqConfig(vocab_size=12, max_src_len=8, max_tgt_len=8, d_model=32, n_heads=2,
+                        n_enc_layers=1, n_dec_layers=1, d_ff=64, dropout=0.0)  # fmt: skip
+    torch.manual_seed(3)
+    model = Seq2SeqTransformer(cfg).eval()
+    with torch.no_grad():
+        model.embed.weight.mul_(3.0)
+    src = torch.randint(3, 12, (6, 8), generator=torch.Generator().manual_seed(3))
+    out = model.greedy_decode(src, max_len=7)
+    assert (out == EOS).any()
+
+
+# ----------------------------------------------------------------------------- beam search step
+
+
+def test_beam_search_step(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, checks.ex11_beam_search_step, beam_search_step).startswith(PASS)
+    assert run(capsys, checks.ex11_beam_search_step, not_done).startswith(TODO)
+
+    def ignore_scores(scores, logp, k):  # noqa: ANN001, ANN202
+        return beam_search_step(torch.zeros_like(scores), logp, k)
+
+    def swapped(scores, logp, k):  # noqa: ANN001, ANN202
+        new, beam, tok = beam_search_step(scores, logp, k)
+        return new, tok, beam
+
+    def per_beam(scores, logp, k):  # noqa: ANN001, ANN202
+        top = (scores[..., None] + logp).topk(min(k, logp.shape[-1]), dim=-1)
+        return top.values, top.indices, top.indices
+
+    def as_float32(scores, logp, k):  # noqa: ANN001, ANN202
+        new, beam, tok = beam_search_step(scores.float(), logp.float(), k)
+        return new, beam, tok
+
+    for hint, fn in {
+        "scores so far": ignore_scores,
+        "swapped": swapped,
+        "flatten": per_beam,
+        "dtype": as_float32,
+    }.items():
+        line = run(capsys, checks.ex11_beam_search_step, fn)
+        assert line.startswith(FAIL) and hint in line, line
+
+
+# ----------------------------------------------------------------------------- fix the nn.Transformer model
+
+
+class Fixed(nn.Module):
+    """The reference answer: batch_first, positions, causal mask, shifted targets, padding masks."""
+
+    def __init__(self, vocab_size, d_model=32, n_heads=4, n_layers=1, max_len=32, pad_id=0,  # noqa: ANN001
+                 batch_first=True, positions=True, causal=True, shift=True, pad_masks=True) -> None:  # fmt: skip
+        super().__init__()
+        self.pad_id, self.causal, self.shift, self.pad_masks, self.positions = (
+            pad_id,
+            causal,
+            shift,
+            pad_masks,
+            positions,
+        )
+        self.embed = nn.Embedding(vocab_size, d_model)
+        self.register_buffer("pos", sinusoidal_encoding(max_len, d_model))
+        self.batch_first = batch_first
+        self.transformer = nn.Transformer(
+            d_model, n_heads, n_layers, n_layers, 2 * d_model, 0.0, batch_first=batch_first
+        )
+        self.out = nn.Linear(d_model, vocab_size)
+
+    def emb(self, ids):  # noqa: ANN001, ANN201
+        x = self.embed(ids)
+        return x + self.pos[: ids.shape[1]] if self.positions else x
+
+    def forward(self, src, tgt):  # noqa: ANN001, ANN201
+        dec_in, labels = (tgt[:, :-1], tgt[:, 1:]) if self.shift else (tgt, tgt)
+        T = dec_in.shape[1]
+        mask = nn.Transformer.generate_square_subsequent_mask(T) if self.causal else None
+        kpm = (src == self.pad_id) if self.pad_masks else None
+        h = self.transformer(self.emb(src), self.emb(dec_in), tgt_mask=mask, src_key_padding_mask=kpm,
+                             memory_key_padding_mask=kpm)  # fmt: skip
+        logits = self.out(h)
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=self.pad_id
+        )
+        return logits, loss
+
+
+def test_fix_nn_transformer(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, checks.ex11_fix_nn_transformer, Fixed).startswith(PASS)
+    assert run(capsys, checks.ex11_fix_nn_transformer, not_done).startswith(TODO)
+    wrong = {
+        "batch_first": dict(batch_first=False),
+        "positional": dict(positions=False),
+        "causal": dict(causal=False),
+        "shift": dict(shift=False),
+        "padding_mask": dict(pad_masks=False),
+    }
+    for hint, flags in wrong.items():
+
+        def make(**kw):  # noqa: ANN003, ANN202
+            return Fixed(**kw, **flags)  # noqa: B023
+
+        line = run(capsys, checks.ex11_fix_nn_transformer, make)
+        assert line.startswith(FAIL) and hint in line, line
