@@ -122,6 +122,9 @@ class GPT(nn.Module):
             )
         if idx.device.type == "cuda" and self.training:
             return  # reading the range back would stall the GPU every step; the embedding asserts
+        compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
+        if compiling():
+            return  # a data-dependent check would split a torch.compile / torch.export graph
         if idx.numel() > 0:
             lo, hi = torch.aminmax(idx)
             lo, hi = int(lo), int(hi)
@@ -164,14 +167,20 @@ class GPT(nn.Module):
         temperature: float = 1.0,
         top_k: int | None = None,
         generator: torch.Generator | None = None,
+        use_cache: bool = False,
     ) -> torch.Tensor:
         """Continue ``idx (B, T)`` by ``max_new_tokens`` sampled tokens: returns ``(B, T + new)``.
 
         Each step feeds the last ``block_size`` tokens, divides the last position's logits by
         ``temperature`` (< 1: sharper, > 1: flatter), keeps only the ``top_k`` most likely tokens if
         asked, and samples from the softmax. Pass a seeded ``generator`` (or seed PyTorch) to
-        get the same text every time.
+        get the same text every time. ``use_cache=True`` keeps each layer's keys and values
+        (``course_lib.kv_cache``): the same tokens, much faster for long generations.
         """
+        if use_cache:
+            from .kv_cache import generate_cached
+
+            return generate_cached(self, idx, max_new_tokens, temperature, top_k, generator)
         V = self.config.vocab_size
         if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be a non-negative int, got {max_new_tokens!r}")

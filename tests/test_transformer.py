@@ -167,3 +167,13 @@ def test_bad_input_names_the_values():
         GPTConfig(n_embd=10, n_head=4)
     with pytest.raises(ValueError, match="vocab_size"):
         GPTConfig(vocab_size=0)
+
+
+def test_forward_compiles_as_one_graph() -> None:
+    """The vocabulary check must not split a torch.compile graph (it is skipped while compiling)."""
+    from course_lib.transformer import GPT, GPTConfig
+
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    idx = torch.randint(0, 11, (2, 8))
+    explanation = torch._dynamo.explain(model)(idx)
+    assert explanation.graph_break_count == 0, explanation.break_reasons

@@ -1,0 +1,202 @@
+"""Export a trained model for serving, and compile it where possible (chapter 12).
+
+- ``export_model(model, example, path)``: ``torch.export`` (a whole-graph program, saved as
+  ``.pt2``) where this PyTorch has it, else TorchScript tracing; returns the method used.
+- ``load_exported(path)``: the saved model back as a callable ``idx (B, T) -> logits (B, T, V)``.
+- ``round_trip_error(model, loaded, samples)``: the largest |difference| on sample inputs.
+- ``generate_exported(fn, idx, ...)``: sampling loop that needs nothing but the exported callable.
+- ``try_compile(model, example)``: ``torch.compile`` with a warm-up call; on any failure
+  (no compiler, unsupported platform) returns the original model and the reason instead of crashing.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+__all__ = [
+    "HAS_COMPILE",
+    "HAS_EXPORT",
+    "GPTLogits",
+    "export_model",
+    "generate_exported",
+    "load_exported",
+    "round_trip_error",
+    "try_compile",
+]
+
+#: True when this PyTorch has ``torch.export.export`` / ``save`` / ``load``.
+HAS_EXPORT: bool = all(
+    hasattr(getattr(torch, "export", None), n) for n in ("export", "save", "load", "Dim")
+)
+#: True when this PyTorch has ``torch.compile`` (whether it works here is found by trying).
+HAS_COMPILE: bool = hasattr(torch, "compile")
+
+
+class GPTLogits(nn.Module):
+    """A GPT's forward reduced to ``idx (B, T) -> logits (B, T, V)``, for export and compile.
+
+    Same modules and weights as the GPT; it skips the Python-side token-range check (which reads
+    values back to the host and would break a captured graph) and the loss.
+    """
+
+    def __init__(self, gpt: nn.Module) -> None:
+        super().__init__()
+        for name in ("wte", "wpe", "drop", "blocks", "ln_f", "lm_head"):
+            if not hasattr(gpt, name):
+                raise TypeError(
+                    f"GPTLogits needs a course_lib GPT; {type(gpt).__name__} has no {name}"
+                )
+        self.gpt = gpt
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        g = self.gpt
+        pos = torch.arange(idx.shape[1], dtype=torch.long, device=idx.device)  # (T,)
+        x = g.drop(g.wte(idx) + g.wpe(pos))  # (B, T, C)
+        for block in g.blocks:
+            x = block(x)
+        return g.lm_head(g.ln_f(x))  # (B, T, V)
+
+
+def _as_logits_module(model: nn.Module) -> nn.Module:
+    if isinstance(model, GPTLogits):
+        return model
+    if all(hasattr(model, n) for n in ("wte", "wpe", "blocks", "ln_f", "lm_head")):
+        return GPTLogits(model)
+    return model
+
+
+def export_model(
+    model: nn.Module,
+    example: torch.Tensor,
+    path: str | os.PathLike[str],
+    max_len: int | None = None,
+    method: str = "auto",
+) -> str:
+    """Save ``model`` (a GPT, or any ``idx -> logits`` module) for serving; return the method used.
+
+    ``example``: a sample input ``(B, T)``. ``method``: "auto" (``torch.export`` if available,
+    else TorchScript), "export" or "torchscript". With ``torch.export`` the batch size and the
+    length (up to ``max_len``, default the GPT's ``block_size``) stay free.
+    """
+    if not isinstance(example, torch.Tensor) or example.dim() != 2:
+        got = tuple(example.shape) if isinstance(example, torch.Tensor) else type(example).__name__
+        raise ValueError(f"example must be a (B, T) tensor of token ids, got {got}")
+    if method not in ("auto", "export", "torchscript"):
+        raise ValueError(f"method must be 'auto', 'export' or 'torchscript', got {method!r}")
+    if method == "export" and not HAS_EXPORT:
+        raise RuntimeError("this PyTorch has no torch.export; use method='torchscript'")
+    module = _as_logits_module(model).eval()
+    cfg = getattr(model, "config", None)
+    max_len = max_len or getattr(cfg, "block_size", None) or max(2, example.shape[1])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if method in ("auto", "export") and HAS_EXPORT:
+        Dim = torch.export.Dim
+        shapes = {"idx": {0: Dim("batch", min=1, max=4096), 1: Dim("time", min=1, max=max_len)}}
+        with torch.no_grad():
+            program = torch.export.export(module, (example,), dynamic_shapes=shapes)
+        torch.export.save(program, str(path))
+        return "torch.export"
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TorchScript deprecation and tracer notices
+        scripted = torch.jit.trace(module, (example,), check_trace=False)
+        torch.jit.save(scripted, str(path))
+    return "torchscript"
+
+
+def load_exported(path: str | os.PathLike[str]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Load what ``export_model`` wrote (either format) as ``idx (B, T) -> logits (B, T, V)``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no exported model {path.name} in {path.parent.name or '.'}")
+    if HAS_EXPORT:
+        try:
+            return torch.export.load(str(path)).module()
+        except Exception:  # not an export archive: try TorchScript below
+            pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.jit.load(str(path))
+
+
+@torch.no_grad()
+def round_trip_error(
+    model: nn.Module,
+    loaded: Callable[[torch.Tensor], torch.Tensor],
+    samples: Sequence[torch.Tensor],
+) -> float:
+    """Largest |model logits - loaded logits| over the sample inputs ``(B, T)``."""
+    module = _as_logits_module(model)
+    was_training = module.training
+    module.eval()
+    try:
+        worst = 0.0
+        for idx in samples:
+            want, got = module(idx), loaded(idx)
+            if want.shape != got.shape:
+                raise ValueError(
+                    f"loaded model gave shape {tuple(got.shape)}, expected {tuple(want.shape)}"
+                )
+            worst = max(worst, (want - got).abs().max().item())
+    finally:
+        module.train(was_training)
+    return worst
+
+
+@torch.no_grad()
+def generate_exported(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    idx: torch.Tensor,
+    max_new_tokens: int,
+    block_size: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Sample ``max_new_tokens`` after ``idx (B, T)`` using only the exported callable ``fn``.
+
+    The same rule as ``GPT.generate`` (crop to ``block_size``, temperature, top-k), so greedy
+    output (``top_k=1``) matches the original model.
+    """
+    if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.dtype != torch.long:
+        raise ValueError("idx must be a (B, T) int64 tensor of token ids")
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be a non-negative int, got {max_new_tokens!r}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    for _ in range(max_new_tokens):
+        logits = fn(idx[:, -block_size:])[:, -1, :] / temperature  # (B, V)
+        if top_k is not None:
+            kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        nxt = torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)  # (B, 1)
+        idx = torch.cat((idx, nxt), dim=1)
+    return idx
+
+
+def try_compile(
+    model: nn.Module, example: torch.Tensor | None = None, **compile_kwargs: object
+) -> tuple[nn.Module, str | None]:
+    """``torch.compile(model)``, warmed up on ``example``; returns ``(model, reason)``.
+
+    Compilation happens at the first call, so that is where missing compilers show up: we make
+    that call here. On success ``reason`` is None and the compiled model is returned; on any
+    failure the original model comes back with a one-line reason (nothing is raised).
+    """
+    if not HAS_COMPILE:
+        return model, "this PyTorch has no torch.compile (it needs PyTorch 2.0 or newer)"
+    try:
+        compiled = torch.compile(model, **compile_kwargs)
+        if example is not None:
+            with torch.no_grad():
+                compiled(example)
+    except Exception as e:  # missing C++ compiler, unsupported OS or Python, ...
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        return model, f"torch.compile is not usable here ({type(e).__name__}: {first})"
+    return compiled, None

@@ -1,0 +1,149 @@
+"""Workbook 12 checkers: the reference passes, each usual mistake fails with its hint, stubs say 'not done'."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from course_lib import checks
+from course_lib.checks._core import FAIL, PASS, TODO
+from course_lib.compress import distillation_loss
+from course_lib.kv_cache import append_kv
+
+
+def _line(capsys) -> str:
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1, out
+    return out[0]
+
+
+def _passes(capsys, check, answer) -> None:
+    assert check(answer), _line(capsys)
+    assert _line(capsys).startswith(PASS)
+
+
+def _fails(capsys, check, answer, *needles: str) -> str:
+    assert not check(answer)
+    line = _line(capsys)
+    assert line.startswith(FAIL), line
+    assert "Hint:" in line
+    for needle in needles:
+        assert needle in line, line
+    return line
+
+
+def _todo(*args, **kwargs):
+    raise NotImplementedError
+
+
+def _is_todo(capsys, check) -> None:
+    assert not check(_todo)
+    assert _line(capsys).startswith(TODO)
+
+
+# ---- KV append ------------------------------------------------------------------------------
+def test_kv_append(capsys) -> None:
+    _passes(capsys, checks.ex12_kv_append, append_kv)
+
+    def manual(pk, pv, k, v):
+        if pk is None:
+            return k, v
+        return torch.cat([pk, k], dim=2), torch.cat([pv, v], dim=2)
+
+    _passes(capsys, checks.ex12_kv_append, manual)
+    _is_todo(capsys, checks.ex12_kv_append)
+
+    def wrong_dim(pk, pv, k, v):
+        return (k, v) if pk is None else (torch.cat((pk, k), 1), torch.cat((pv, v), 1))
+
+    _fails(capsys, checks.ex12_kv_append, wrong_dim, "dim=-2")
+
+    def new_first(pk, pv, k, v):
+        return (k, v) if pk is None else (torch.cat((k, pk), -2), torch.cat((v, pv), -2))
+
+    _fails(capsys, checks.ex12_kv_append, new_first, "old positions first")
+    _fails(capsys, checks.ex12_kv_append, lambda pk, pv, k, v: (k, v), "keep the cached")
+
+    def crashes_on_none(pk, pv, k, v):
+        return torch.cat((pk, k), -2), torch.cat((pv, v), -2)
+
+    _fails(capsys, checks.ex12_kv_append, crashes_on_none, "raised TypeError")
+
+
+# ---- loss scale -----------------------------------------------------------------------------
+def test_loss_scale(capsys) -> None:
+    _passes(capsys, checks.ex12_loss_scale, (True, 32768.0))
+    _passes(capsys, checks.ex12_loss_scale, (True, 32768))
+    assert not checks.ex12_loss_scale(None)
+    assert "no answer yet" in _line(capsys)
+    _fails(capsys, checks.ex12_loss_scale, (False, 32768.0), "skips the update")
+    _fails(capsys, checks.ex12_loss_scale, (True, 65536.0), "backoff_factor")
+    _fails(capsys, checks.ex12_loss_scale, (True, 131072.0), "shrinks")
+    _fails(capsys, checks.ex12_loss_scale, (True, 16384.0), "0.5")
+    _fails(capsys, checks.ex12_loss_scale, "halve", "pair")
+
+
+# ---- attention memory -----------------------------------------------------------------------
+def test_attention_memory(capsys) -> None:
+    _passes(capsys, checks.ex12_attention_memory, lambda B, L, H, T, nb: L * B * H * T * T * nb)
+    _is_todo(capsys, checks.ex12_attention_memory)
+    _fails(
+        capsys, checks.ex12_attention_memory, lambda B, L, H, T, nb: L * B * T * T * nb, "n_head"
+    )
+    _fails(
+        capsys, checks.ex12_attention_memory, lambda B, L, H, T, nb: B * H * T * T * nb, "n_layer"
+    )
+    _fails(capsys, checks.ex12_attention_memory, lambda B, L, H, T, nb: L * B * H * T * nb, "T * T")
+    _fails(
+        capsys,
+        checks.ex12_attention_memory,
+        lambda B, L, H, T, nb: L * B * H * T * T,
+        "bytes_per_value",
+    )
+
+
+# ---- effective batch ------------------------------------------------------------------------
+def test_effective_batch(capsys) -> None:
+    _passes(capsys, checks.ex12_effective_batch, lambda b, w, a: b * w * a)
+    _is_todo(capsys, checks.ex12_effective_batch)
+    _fails(capsys, checks.ex12_effective_batch, lambda b, w, a: b * a, "number of processes")
+    _fails(capsys, checks.ex12_effective_batch, lambda b, w, a: b * w, "accumulate")
+    _fails(capsys, checks.ex12_effective_batch, lambda b, w, a: b, "number of processes")
+
+
+# ---- distillation ---------------------------------------------------------------------------
+def _kl_parts(s, t, y, T):
+    V = s.shape[-1]
+    ls, lt = F.log_softmax(s.reshape(-1, V) / T, -1), F.log_softmax(t.reshape(-1, V) / T, -1)
+    ce = F.cross_entropy(s.reshape(-1, V), y.reshape(-1))
+    return ls, lt, ce
+
+
+def test_distill_loss(capsys) -> None:
+    _passes(capsys, checks.ex12_distill_loss, distillation_loss)
+    _is_todo(capsys, checks.ex12_distill_loss)
+
+    def no_t2(s, t, y, T, a):
+        ls, lt, ce = _kl_parts(s, t, y, T)
+        return a * (lt.exp() * (lt - ls)).sum(-1).mean() + (1 - a) * ce
+
+    def reversed_kl(s, t, y, T, a):
+        ls, lt, ce = _kl_parts(s, t, y, T)
+        return a * T * T * (ls.exp() * (ls - lt)).sum(-1).mean() + (1 - a) * ce
+
+    def swapped_alpha(s, t, y, T, a):
+        return distillation_loss(s, t, y, T, 1 - a)
+
+    def unsoftened_teacher(s, t, y, T, a):
+        return distillation_loss(s, t * T, y, T, a)
+
+    _fails(capsys, checks.ex12_distill_loss, no_t2, "temperature**2")
+    _fails(capsys, checks.ex12_distill_loss, reversed_kl, "TEACHER")
+    _fails(capsys, checks.ex12_distill_loss, swapped_alpha, "alpha multiplies")
+    _fails(capsys, checks.ex12_distill_loss, unsoftened_teacher, "alpha * T^2")
+    _fails(
+        capsys,
+        checks.ex12_distill_loss,
+        lambda s, t, y, T, a: float(distillation_loss(s, t, y, T, a)),
+        "torch.Tensor",
+    )
