@@ -93,10 +93,15 @@ def init_distributed(device: str | None = None) -> DistInfo:
     return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, dev, backend)
 
 
-def cleanup() -> None:
-    """Leave the process group (if any)."""
+def cleanup(synchronize: bool = True) -> None:
+    """Leave the process group (if any); ``synchronize`` waits for every rank first.
+
+    Pass ``synchronize=False`` after an error: the other ranks may never reach the barrier.
+    """
     dist = torch.distributed
     if dist.is_available() and dist.is_initialized():
+        if synchronize:
+            dist.barrier()  # no rank tears down gloo while another still talks to it
         dist.destroy_process_group()
 
 
@@ -245,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     args = _parser().parse_args(argv)
     info = init_distributed(args.device)
+    finished = False
     try:
         if info.device.type == "cpu" and info.world_size > 1:
             torch.set_num_threads(1)  # N processes share the cores: one thread each
@@ -288,9 +294,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 f"{history.seconds:.1f} s",
                 flush=True,
             )
+        finished = True
         return summary
     finally:
-        cleanup()
+        cleanup(synchronize=finished)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
+
+from course_lib.checks._core import FAIL, PASS, TODO
 
 DEVICES = ["cpu"]
 if torch.cuda.is_available():
@@ -21,3 +25,65 @@ def device(request: pytest.FixtureRequest) -> torch.device:
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+def raise_not_implemented(*args: object, **kwargs: object) -> None:
+    """The exercise stub as a learner first sees it: every checker must call this 'not done yet'."""
+    raise NotImplementedError
+
+
+class CheckerProbe:
+    """Runs a workbook checker and asserts on the one line it prints (``checker_line`` fixture).
+
+    ``passes`` / ``fails`` / ``not_done`` call ``check(*args)`` and assert on both the returned
+    result and the printed line; ``line`` reads the line a checker already printed.
+    """
+
+    stub = staticmethod(raise_not_implemented)
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self._capsys = capsys
+
+    def line(self) -> str:
+        """The one line printed since the last read: exactly one, newline-ended, no traceback."""
+        out = self._capsys.readouterr().out
+        assert "Traceback" not in out, out
+        assert out.count("\n") == 1 and out.endswith("\n"), out
+        return out.rstrip("\n")
+
+    def passes(self, check: Callable[..., object], *args: object) -> str:
+        """``check(*args)`` is truthy and its line starts with PASS."""
+        result = check(*args)
+        line = self.line()
+        assert result and line.startswith(PASS), line
+        return line
+
+    def fails(
+        self,
+        check: Callable[..., object],
+        *args: object,
+        needles: tuple[str, ...] = (),
+        hint: bool = True,
+    ) -> str:
+        """``check(*args)`` is falsy, its line starts with FAIL, has a 'Hint:' and every needle."""
+        result = check(*args)
+        line = self.line()
+        assert not result and line.startswith(FAIL), line
+        if hint:
+            assert "Hint:" in line, line
+        for needle in needles:
+            assert needle in line, (needle, line)
+        return line
+
+    def not_done(self, check: Callable[..., object], *args: object) -> str:
+        """``check`` given the stub (or ``*args``) is falsy and says 'not done yet'."""
+        result = check(*(args or (raise_not_implemented,)))
+        line = self.line()
+        assert not result and line.startswith(TODO) and "not done yet" in line, line
+        return line
+
+
+@pytest.fixture
+def checker_line(capsys: pytest.CaptureFixture[str]) -> CheckerProbe:
+    """``def test_x(checker_line): checker_line.fails(checks.ex01_mse, f, needles=("SUM",))``."""
+    return CheckerProbe(capsys)

@@ -7,65 +7,32 @@ import torch
 
 from course_lib import checks, losses
 
-PASS, FAIL = "\u2705", "\u274c"
 
-
-def _out(capsys) -> str:
-    out = capsys.readouterr().out
-    assert "Traceback" not in out and out.count("\n") == 1  # exactly one line
-    return out
-
-
-def passes(check, answer, capsys) -> None:
-    result = check(answer)
-    out = _out(capsys)
-    assert result and out.startswith(PASS), out
-
-
-def fails(check, answer, capsys, *needles: str) -> str:
-    result = check(answer)
-    out = _out(capsys)
-    assert not result and out.startswith(FAIL), out
-    for needle in needles:
-        assert needle in out, (needle, out)
-    return out
-
-
-def not_done(*args):
-    raise NotImplementedError
-
-
-ALL = [
-    checks.ex01_mse,
-    checks.ex01_huber,
-    checks.ex01_cross_entropy,
-    checks.ex01_bce_with_logits,
-]
-
-
-@pytest.mark.parametrize("check", ALL)
-def test_stub_is_not_done_yet(check, capsys) -> None:
-    assert not check(not_done)
-    assert "not done yet" in _out(capsys)
+@pytest.mark.parametrize(
+    "check",
+    [checks.ex01_mse, checks.ex01_huber, checks.ex01_cross_entropy, checks.ex01_bce_with_logits],
+)
+def test_stub_is_not_done_yet(check, checker_line) -> None:
+    checker_line.not_done(check)
 
 
 @pytest.mark.parametrize("check", [checks.ex01_article_mse, checks.ex01_article_cross_entropy])
-def test_value_answers_none_and_ellipsis(check, capsys) -> None:
-    fails(check, None, capsys, "no answer yet")
-    fails(check, ..., capsys, "no answer yet")
-    fails(check, "zero point eight", capsys, "expected a number")
+def test_value_answers_none_and_ellipsis(check, checker_line) -> None:
+    checker_line.fails(check, None, needles=("no answer yet",))
+    checker_line.fails(check, ..., needles=("no answer yet",))
+    checker_line.fails(check, "zero point eight", needles=("expected a number",))
 
 
-def test_article_mse(capsys) -> None:
-    passes(checks.ex01_article_mse, 0.8, capsys)
-    passes(checks.ex01_article_mse, torch.tensor(0.8), capsys)
-    fails(checks.ex01_article_mse, 11 / 5, capsys, "article")
-    fails(checks.ex01_article_mse, 4.0, capsys, "SUM")
-    fails(checks.ex01_article_mse, 1.3, capsys, "residuals")
+def test_article_mse(checker_line) -> None:
+    checker_line.passes(checks.ex01_article_mse, 0.8)
+    checker_line.passes(checks.ex01_article_mse, torch.tensor(0.8))
+    checker_line.fails(checks.ex01_article_mse, 11 / 5, needles=("article",))
+    checker_line.fails(checks.ex01_article_mse, 4.0, needles=("SUM",))
+    checker_line.fails(checks.ex01_article_mse, 1.3, needles=("residuals",))
 
 
-def test_mse(capsys) -> None:
-    passes(checks.ex01_mse, losses.mse, capsys)
+def test_mse(checker_line) -> None:
+    checker_line.passes(checks.ex01_mse, losses.mse)
 
     def checked(f):
         def g(p, t):
@@ -75,11 +42,21 @@ def test_mse(capsys) -> None:
 
         return g
 
-    fails(checks.ex01_mse, checked(lambda p, t: ((p - t) ** 2).sum()), capsys, "SUM", ".mean()")
-    fails(checks.ex01_mse, checked(lambda p, t: (p - t).abs().mean()), capsys, "ABSOLUTE")
-    fails(checks.ex01_mse, checked(lambda p, t: ((p - t) ** 2).mean().sqrt()), capsys, "root")
-    fails(checks.ex01_mse, lambda p, t: ((p - t) ** 2).mean(), capsys, "(4, 1)", "ValueError")
-    fails(checks.ex01_mse, checked(lambda p, t: ((p - t) ** 2).mean().float()), capsys, "dtype")
+    checker_line.fails(
+        checks.ex01_mse, checked(lambda p, t: ((p - t) ** 2).sum()), needles=("SUM", ".mean()")
+    )
+    checker_line.fails(
+        checks.ex01_mse, checked(lambda p, t: (p - t).abs().mean()), needles=("ABSOLUTE",)
+    )
+    checker_line.fails(
+        checks.ex01_mse, checked(lambda p, t: ((p - t) ** 2).mean().sqrt()), needles=("root",)
+    )
+    checker_line.fails(
+        checks.ex01_mse, lambda p, t: ((p - t) ** 2).mean(), needles=("(4, 1)", "ValueError")
+    )
+    checker_line.fails(
+        checks.ex01_mse, checked(lambda p, t: ((p - t) ** 2).mean().float()), needles=("dtype",)
+    )
 
 
 def _huber(p, t, delta, *, swap=False, fixed=False, sums=False, no_abs=False):
@@ -91,14 +68,22 @@ def _huber(p, t, delta, *, swap=False, fixed=False, sums=False, no_abs=False):
     return out.sum() if sums else out.mean()
 
 
-def test_huber(capsys) -> None:
-    passes(checks.ex01_huber, losses.huber, capsys)
-    passes(checks.ex01_huber, _huber, capsys)
-    fails(checks.ex01_huber, lambda p, t, d: _huber(p, t, d, swap=True), capsys, "swapped")
-    fails(checks.ex01_huber, lambda p, t, d: _huber(p, t, d, fixed=True), capsys, "delta = 1")
-    fails(checks.ex01_huber, lambda p, t, d: _huber(p, t, d, sums=True), capsys, "SUM")
-    fails(checks.ex01_huber, lambda p, t, d: _huber(p, t, d, no_abs=True), capsys, "|r|")
-    fails(checks.ex01_huber, lambda p, t, d: losses.mse(p, t) / 2, capsys, "Hint")
+def test_huber(checker_line) -> None:
+    checker_line.passes(checks.ex01_huber, losses.huber)
+    checker_line.passes(checks.ex01_huber, _huber)
+    checker_line.fails(
+        checks.ex01_huber, lambda p, t, d: _huber(p, t, d, swap=True), needles=("swapped",)
+    )
+    checker_line.fails(
+        checks.ex01_huber, lambda p, t, d: _huber(p, t, d, fixed=True), needles=("delta = 1",)
+    )
+    checker_line.fails(
+        checks.ex01_huber, lambda p, t, d: _huber(p, t, d, sums=True), needles=("SUM",)
+    )
+    checker_line.fails(
+        checks.ex01_huber, lambda p, t, d: _huber(p, t, d, no_abs=True), needles=("|r|",)
+    )
+    checker_line.fails(checks.ex01_huber, lambda p, t, d: losses.mse(p, t) / 2, needles=("Hint",))
 
 
 def _naive_ce(z, y):
@@ -106,47 +91,48 @@ def _naive_ce(z, y):
     return -torch.log(p[torch.arange(len(y)), y]).mean()
 
 
-def test_cross_entropy(capsys) -> None:
-    passes(checks.ex01_cross_entropy, losses.cross_entropy, capsys)
-    passes(checks.ex01_cross_entropy, torch.nn.functional.cross_entropy, capsys)
-    fails(checks.ex01_cross_entropy, _naive_ce, capsys, "1e4", "nan", "max")
-    fails(
+def test_cross_entropy(checker_line) -> None:
+    checker_line.passes(checks.ex01_cross_entropy, losses.cross_entropy)
+    checker_line.passes(checks.ex01_cross_entropy, torch.nn.functional.cross_entropy)
+    checker_line.fails(checks.ex01_cross_entropy, _naive_ce, needles=("1e4", "nan", "max"))
+    checker_line.fails(
         checks.ex01_cross_entropy,
         lambda z, y: losses.cross_entropy(torch.softmax(z, 1), y),
-        capsys,
-        "softmax applied twice",
+        needles=("softmax applied twice",),
     )
-    fails(
+    checker_line.fails(
         checks.ex01_cross_entropy,
         lambda z, y: -torch.log(z[torch.arange(len(y)), y]).mean(),
-        capsys,
-        "probabilities",
+        needles=("probabilities",),
     )
-    fails(
-        checks.ex01_cross_entropy, lambda z, y: losses.cross_entropy(z, y) * len(y), capsys, "SUM"
+    checker_line.fails(
+        checks.ex01_cross_entropy,
+        lambda z, y: losses.cross_entropy(z, y) * len(y),
+        needles=("SUM",),
     )
-    fails(checks.ex01_cross_entropy, lambda z, y: -losses.cross_entropy(z, y), capsys, "negative")
+    checker_line.fails(
+        checks.ex01_cross_entropy, lambda z, y: -losses.cross_entropy(z, y), needles=("negative",)
+    )
 
 
-def test_article_cross_entropy(capsys) -> None:
-    passes(checks.ex01_article_cross_entropy, 0.9906, capsys)
-    fails(checks.ex01_article_cross_entropy, -0.1315, capsys, "logarithm")
-    fails(checks.ex01_article_cross_entropy, -0.5, capsys, "negative")
-    fails(checks.ex01_article_cross_entropy, 4.953, capsys, "sum")
-    fails(checks.ex01_article_cross_entropy, 1.4291, capsys, "base 2")
+def test_article_cross_entropy(checker_line) -> None:
+    checker_line.passes(checks.ex01_article_cross_entropy, 0.9906)
+    checker_line.fails(checks.ex01_article_cross_entropy, -0.1315, needles=("logarithm",))
+    checker_line.fails(checks.ex01_article_cross_entropy, -0.5, needles=("negative",))
+    checker_line.fails(checks.ex01_article_cross_entropy, 4.953, needles=("sum",))
+    checker_line.fails(checks.ex01_article_cross_entropy, 1.4291, needles=("base 2",))
 
 
-def test_bce_with_logits(capsys) -> None:
-    passes(checks.ex01_bce_with_logits, losses.binary_cross_entropy_with_logits, capsys)
+def test_bce_with_logits(checker_line) -> None:
+    checker_line.passes(checks.ex01_bce_with_logits, losses.binary_cross_entropy_with_logits)
 
     def naive(z, t):
         p = torch.sigmoid(z)
         return -(t * torch.log(p) + (1 - t) * torch.log(1 - p)).mean()
 
-    fails(checks.ex01_bce_with_logits, naive, capsys, "+-100", "log1p")
-    fails(
+    checker_line.fails(checks.ex01_bce_with_logits, naive, needles=("+-100", "log1p"))
+    checker_line.fails(
         checks.ex01_bce_with_logits,
         lambda z, t: losses.binary_cross_entropy_with_logits(z, t) * t.numel(),
-        capsys,
-        "SUM",
+        needles=("SUM",),
     )

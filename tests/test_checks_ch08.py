@@ -9,29 +9,7 @@ import torch
 from torch import nn
 
 from course_lib import checks
-from course_lib.checks._core import FAIL, PASS, TODO
 from course_lib.text import BagOfEmbeddings, Vocabulary, masked_mean_pool, pad_batch
-
-
-def _line(capsys) -> str:
-    out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1, out
-    return out[0]
-
-
-def _passes(capsys, check, answer) -> None:
-    assert check(answer)
-    assert _line(capsys).startswith(PASS)
-
-
-def _fails(capsys, check, answer, *needles: str) -> str:
-    assert not check(answer)
-    line = _line(capsys)
-    assert line.startswith(FAIL), line
-    assert "Hint:" in line
-    for needle in needles:
-        assert needle in line, line
-    return line
 
 
 # ---- reference answers and usual mistakes -------------------------------------------------
@@ -87,23 +65,23 @@ class BagZeroPad(Bag):
         return self.fc(masked_mean(self.embedding(ids), ids != 0))
 
 
-def _stub(*args):
-    raise NotImplementedError
-
-
 # ---- passing ------------------------------------------------------------------------------
-def test_references_pass(capsys) -> None:
-    _passes(capsys, checks.ex08_build_vocab, build_vocab)
-    _passes(capsys, checks.ex08_build_vocab, lambda lists, k: Vocabulary.build(lists, k))
-    _passes(capsys, checks.ex08_encode, encode)
-    _passes(capsys, checks.ex08_pad_batch, pad)
-    _passes(capsys, checks.ex08_pad_batch, pad_batch)
-    _passes(capsys, checks.ex08_masked_mean, masked_mean)
-    _passes(capsys, checks.ex08_masked_mean, masked_mean_pool)
-    _passes(capsys, checks.ex08_bag_classifier, Bag)
-    _passes(capsys, checks.ex08_bag_classifier, BagOfEmbeddings)
-    _passes(capsys, checks.ex08_param_count, 32165)
-    _passes(capsys, checks.ex08_word_order, True)
+def test_references_pass(checker_line) -> None:
+    references = [
+        (checks.ex08_build_vocab, build_vocab),
+        (checks.ex08_build_vocab, lambda lists, k: Vocabulary.build(lists, k)),
+        (checks.ex08_encode, encode),
+        (checks.ex08_pad_batch, pad),
+        (checks.ex08_pad_batch, pad_batch),
+        (checks.ex08_masked_mean, masked_mean),
+        (checks.ex08_masked_mean, masked_mean_pool),
+        (checks.ex08_bag_classifier, Bag),
+        (checks.ex08_bag_classifier, BagOfEmbeddings),
+        (checks.ex08_param_count, 32165),
+        (checks.ex08_word_order, True),
+    ]
+    for check, answer in references:
+        checker_line.passes(check, answer)
 
 
 @pytest.mark.parametrize(
@@ -116,98 +94,108 @@ def test_references_pass(capsys) -> None:
         checks.ex08_bag_classifier,
     ],
 )
-def test_stub_is_not_done(capsys, check) -> None:
-    assert not check(_stub)
-    line = _line(capsys)
-    assert line.startswith(TODO) and "not done yet" in line
+def test_stub_is_not_done(checker_line, check) -> None:
+    checker_line.not_done(check)
 
 
-def test_value_answers_not_given(capsys) -> None:
+def test_value_answers_not_given(checker_line) -> None:
     for check in (checks.ex08_param_count, checks.ex08_word_order):
-        _fails(capsys, check, None, "no answer yet")
+        checker_line.fails(check, None, needles=("no answer yet",))
 
 
 # ---- usual mistakes -----------------------------------------------------------------------
-def test_vocab_mistakes(capsys) -> None:
-    _fails(capsys, checks.ex08_build_vocab, lambda ls, k: build_vocab(ls, k, strict=True), ">=")
-    _fails(
-        capsys, checks.ex08_build_vocab, lambda ls, k: build_vocab(ls, k, specials=False), "<pad>"
+def test_vocab_mistakes(checker_line) -> None:
+    checker_line.fails(
+        checks.ex08_build_vocab, lambda ls, k: build_vocab(ls, k, strict=True), needles=(">=",)
     )
-    _fails(
-        capsys,
+    checker_line.fails(
+        checks.ex08_build_vocab,
+        lambda ls, k: build_vocab(ls, k, specials=False),
+        needles=("<pad>",),
+    )
+    checker_line.fails(
         checks.ex08_build_vocab,
         lambda ls, k: build_vocab(ls, k, order=False),
-        "decreasing count",
+        needles=("decreasing count",),
     )
-    _fails(
-        capsys,
+    checker_line.fails(
         checks.ex08_build_vocab,
         lambda ls, k: build_vocab(ls, k) if ls else {"<pad>": 0, "<unk>": 1},
-        "empty data set",
+        needles=("empty data set",),
     )
-    _fails(capsys, checks.ex08_build_vocab, lambda ls, k: list(build_vocab(ls, k)), "dict")
-
-
-def test_encode_mistakes(capsys) -> None:
-    _fails(capsys, checks.ex08_encode, lambda toks, stoi: [stoi[t] for t in toks], "stoi.get")
-    _fails(
-        capsys, checks.ex08_encode, lambda toks, stoi: [stoi.get(t, 1) for t in toks], "hard-code"
+    checker_line.fails(
+        checks.ex08_build_vocab, lambda ls, k: list(build_vocab(ls, k)), needles=("dict",)
     )
 
 
-def test_pad_mistakes(capsys) -> None:
+def test_encode_mistakes(checker_line) -> None:
+    checker_line.fails(
+        checks.ex08_encode, lambda toks, stoi: [stoi[t] for t in toks], needles=("stoi.get",)
+    )
+    checker_line.fails(
+        checks.ex08_encode,
+        lambda toks, stoi: [stoi.get(t, 1) for t in toks],
+        needles=("hard-code",),
+    )
+
+
+def test_pad_mistakes(checker_line) -> None:
     def left(seqs, pad_id):
         ids, mask = pad(seqs, pad_id)
         return pad([s[::-1] for s in seqs], pad_id)[0].flip(1), mask.flip(1)
 
-    _fails(capsys, checks.ex08_pad_batch, left, "RIGHT")
-    _fails(capsys, checks.ex08_pad_batch, lambda s, p: pad(s, 0), "pad_id=7")
-    _fails(
-        capsys, checks.ex08_pad_batch, lambda s, p: (pad(s, p)[0], ~pad(s, p)[1]), "True on padding"
+    checker_line.fails(checks.ex08_pad_batch, left, needles=("RIGHT",))
+    checker_line.fails(checks.ex08_pad_batch, lambda s, p: pad(s, 0), needles=("pad_id=7",))
+    checker_line.fails(
+        checks.ex08_pad_batch,
+        lambda s, p: (pad(s, p)[0], ~pad(s, p)[1]),
+        needles=("True on padding",),
     )
-    _fails(capsys, checks.ex08_pad_batch, lambda s, p: (pad(s, p)[0], pad(s, p)[1].float()), "bool")
-    _fails(
-        capsys, checks.ex08_pad_batch, lambda s, p: (pad(s, p)[0].float(), pad(s, p)[1]), "int64"
+    checker_line.fails(
+        checks.ex08_pad_batch, lambda s, p: (pad(s, p)[0], pad(s, p)[1].float()), needles=("bool",)
     )
-    _fails(
-        capsys,
+    checker_line.fails(
+        checks.ex08_pad_batch, lambda s, p: (pad(s, p)[0].float(), pad(s, p)[1]), needles=("int64",)
+    )
+    checker_line.fails(
         checks.ex08_pad_batch,
         lambda s, p: pad(s, p) if s else (torch.zeros(0, 0), torch.zeros(0, 0)),
-        "empty",
+        needles=("empty",),
     )
 
 
-def test_masked_mean_mistakes(capsys) -> None:
-    _fails(capsys, checks.ex08_masked_mean, lambda x, m: x.mean(1), "averaged the padding")
-    _fails(
-        capsys,
+def test_masked_mean_mistakes(checker_line) -> None:
+    checker_line.fails(
+        checks.ex08_masked_mean, lambda x, m: x.mean(1), needles=("averaged the padding",)
+    )
+    checker_line.fails(
         checks.ex08_masked_mean,
         lambda x, m: (x * m[..., None]).sum(1) / x.shape[1],
-        "divide by T",
+        needles=("divide by T",),
     )
-    _fails(
-        capsys,
+    checker_line.fails(
         checks.ex08_masked_mean,
         lambda x, m: (x * m[..., None]).sum(1) / m.sum(1, keepdim=True),
-        "clamp",
+        needles=("clamp",),
     )
-    _fails(
-        capsys,
+    checker_line.fails(
         checks.ex08_masked_mean,
         lambda x, m: ((x * m[..., None]).sum(1) / m.sum(1, keepdim=True).clamp(min=1)).float(),
-        "dtype",
+        needles=("dtype",),
     )
 
 
-def test_bag_mistakes(capsys) -> None:
-    _fails(capsys, checks.ex08_bag_classifier, BagNoMask, "padding tokens are averaged")
-    _fails(capsys, checks.ex08_bag_classifier, BagZeroPad, "pad_id you were given")
-    _fails(capsys, checks.ex08_bag_classifier, lambda *a: "model", "nn.Module")
+def test_bag_mistakes(checker_line) -> None:
+    checker_line.fails(
+        checks.ex08_bag_classifier, BagNoMask, needles=("padding tokens are averaged",)
+    )
+    checker_line.fails(checks.ex08_bag_classifier, BagZeroPad, needles=("pad_id you were given",))
+    checker_line.fails(checks.ex08_bag_classifier, lambda *a: "model", needles=("nn.Module",))
 
 
-def test_value_mistakes(capsys) -> None:
-    _fails(capsys, checks.ex08_param_count, 32160, "biases")
-    _fails(capsys, checks.ex08_param_count, 165, "embedding table")
-    _fails(capsys, checks.ex08_param_count, "many", "number")
-    _fails(capsys, checks.ex08_word_order, False, "order")
-    _fails(capsys, checks.ex08_word_order, "yes", "True or False")
+def test_value_mistakes(checker_line) -> None:
+    checker_line.fails(checks.ex08_param_count, 32160, needles=("biases",))
+    checker_line.fails(checks.ex08_param_count, 165, needles=("embedding table",))
+    checker_line.fails(checks.ex08_param_count, "many", needles=("number",))
+    checker_line.fails(checks.ex08_word_order, False, needles=("order",))
+    checker_line.fails(checks.ex08_word_order, "yes", needles=("True or False",))

@@ -8,32 +8,6 @@ import pytest
 import torch
 
 from course_lib import checks
-from course_lib.checks._core import FAIL, PASS, TODO
-
-
-def _line(capsys) -> str:
-    out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1, out
-    return out[0]
-
-
-def _passes(capsys, check, answer) -> None:
-    assert check(answer), _line(capsys)
-    assert _line(capsys).startswith(PASS)
-
-
-def _fails(capsys, check, answer, *needles: str) -> str:
-    assert not check(answer)
-    line = _line(capsys)
-    assert line.startswith(FAIL), line
-    assert "Hint:" in line
-    for needle in needles:
-        assert needle in line, line
-    return line
-
-
-def _todo(*args, **kwargs):
-    raise NotImplementedError
 
 
 # ---- attention ------------------------------------------------------------------------------
@@ -73,21 +47,23 @@ def attention_naive_softmax(q, k, v, mask=None):
     return w @ v, w
 
 
-def test_attention(capsys):
-    _passes(capsys, checks.ex09_attention, attention)
-    _fails(capsys, checks.ex09_attention, attention_no_scale, "sqrt(d_k)")
-    _fails(capsys, checks.ex09_attention, attention_mask_after, "BEFORE the softmax")
-    _fails(capsys, checks.ex09_attention, attention_inverted, "MAY attend")
-    _fails(capsys, checks.ex09_attention, attention_naive_softmax, "large scores")
-    _fails(capsys, checks.ex09_attention, lambda q, k, v, m=None: attention(q, k, v, m)[0], "pair")
+def test_attention(checker_line):
+    checker_line.passes(checks.ex09_attention, attention)
+    checker_line.fails(checks.ex09_attention, attention_no_scale, needles=("sqrt(d_k)",))
+    checker_line.fails(checks.ex09_attention, attention_mask_after, needles=("BEFORE the softmax",))
+    checker_line.fails(checks.ex09_attention, attention_inverted, needles=("MAY attend",))
+    checker_line.fails(checks.ex09_attention, attention_naive_softmax, needles=("large scores",))
+    checker_line.fails(
+        checks.ex09_attention, lambda q, k, v, m=None: attention(q, k, v, m)[0], needles=("pair",)
+    )
 
 
-def test_dot_product_std(capsys):
-    _passes(capsys, checks.ex09_dot_product_std, 22.6)
-    _fails(capsys, checks.ex09_dot_product_std, 512, "square root")
-    _fails(capsys, checks.ex09_dot_product_std, 1.0, "AFTER")
+def test_dot_product_std(checker_line):
+    checker_line.passes(checks.ex09_dot_product_std, 22.6)
+    checker_line.fails(checks.ex09_dot_product_std, 512, needles=("square root",))
+    checker_line.fails(checks.ex09_dot_product_std, 1.0, needles=("AFTER",))
     assert not checks.ex09_dot_product_std(None)
-    assert "no answer yet" in _line(capsys)
+    assert "no answer yet" in checker_line.line()
 
 
 # ---- heads ----------------------------------------------------------------------------------
@@ -101,40 +77,42 @@ def merge_heads(y):
     return y.transpose(1, 2).contiguous().view(B, T, H * hs)
 
 
-def test_heads(capsys):
-    _passes(capsys, checks.ex09_split_heads, split_heads)
-    _fails(
-        capsys,
+def test_heads(checker_line):
+    checker_line.passes(checks.ex09_split_heads, split_heads)
+    checker_line.fails(
         checks.ex09_split_heads,
         lambda x, h: x.reshape(x.shape[0], h, x.shape[1], -1),
-        "transpose(1, 2)",
+        needles=("transpose(1, 2)",),
     )
-    _passes(capsys, checks.ex09_merge_heads, merge_heads)
-    _fails(
-        capsys,
+    checker_line.passes(checks.ex09_merge_heads, merge_heads)
+    checker_line.fails(
         checks.ex09_merge_heads,
         lambda y: y.reshape(y.shape[0], y.shape[2], -1),
-        "transpose(1, 2) first",
+        needles=("transpose(1, 2) first",),
     )
-    _fails(capsys, checks.ex09_merge_heads, lambda y: y.transpose(1, 2), "expected shape")
+    checker_line.fails(
+        checks.ex09_merge_heads, lambda y: y.transpose(1, 2), needles=("expected shape",)
+    )
 
 
 # ---- masks and positions --------------------------------------------------------------------
-def test_causal_mask(capsys):
-    _passes(capsys, checks.ex09_causal_mask, lambda T: torch.ones(T, T, dtype=torch.bool).tril())
-    _fails(
-        capsys,
+def test_causal_mask(checker_line):
+    checker_line.passes(
+        checks.ex09_causal_mask, lambda T: torch.ones(T, T, dtype=torch.bool).tril()
+    )
+    checker_line.fails(
         checks.ex09_causal_mask,
         lambda T: torch.ones(T, T, dtype=torch.bool).triu(),
-        "future",
+        needles=("future",),
     )
-    _fails(
-        capsys,
+    checker_line.fails(
         checks.ex09_causal_mask,
         lambda T: torch.ones(T, T, dtype=torch.bool).tril(-1),
-        "itself",
+        needles=("itself",),
     )
-    _fails(capsys, checks.ex09_causal_mask, lambda T: torch.ones(T, T).tril(), "torch.bool")
+    checker_line.fails(
+        checks.ex09_causal_mask, lambda T: torch.ones(T, T).tril(), needles=("torch.bool",)
+    )
 
 
 def sinusoidal(max_len, d_model):
@@ -170,11 +148,13 @@ def sinusoidal_positive_exponent(max_len, d_model):
     return pe
 
 
-def test_sinusoidal(capsys):
-    _passes(capsys, checks.ex09_sinusoidal, sinusoidal)
-    _fails(capsys, checks.ex09_sinusoidal, sinusoidal_swapped, "swapped")
-    _fails(capsys, checks.ex09_sinusoidal, sinusoidal_wrong_freq, "frequencies")
-    _fails(capsys, checks.ex09_sinusoidal, sinusoidal_positive_exponent, "frequencies")
+def test_sinusoidal(checker_line):
+    checker_line.passes(checks.ex09_sinusoidal, sinusoidal)
+    checker_line.fails(checks.ex09_sinusoidal, sinusoidal_swapped, needles=("swapped",))
+    checker_line.fails(checks.ex09_sinusoidal, sinusoidal_wrong_freq, needles=("frequencies",))
+    checker_line.fails(
+        checks.ex09_sinusoidal, sinusoidal_positive_exponent, needles=("frequencies",)
+    )
 
 
 @pytest.mark.parametrize(
@@ -187,15 +167,15 @@ def test_sinusoidal(capsys):
         checks.ex09_sinusoidal,
     ],
 )
-def test_not_done_yet(capsys, check):
-    assert not check(_todo)
-    line = _line(capsys)
-    assert line.startswith(TODO) and "not done yet" in line
+def test_not_done_yet(checker_line, check):
+    checker_line.not_done(check)
 
 
-def test_learner_exception_is_a_sentence(capsys):
+def test_learner_exception_is_a_sentence(checker_line):
     def broken(*args):
         raise RuntimeError("shapes do not match")
 
-    line = _fails(capsys, checks.ex09_attention, broken, "RuntimeError: shapes do not match")
+    line = checker_line.fails(
+        checks.ex09_attention, broken, needles=("RuntimeError: shapes do not match",)
+    )
     assert "Traceback" not in line

@@ -8,33 +8,7 @@ import pytest
 import torch
 
 from course_lib import checks
-from course_lib.checks._core import FAIL, PASS, TODO
 from course_lib.transformer import GPT, GPTConfig
-
-
-def _line(capsys) -> str:
-    out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1, out
-    return out[0]
-
-
-def _passes(capsys, check, answer) -> None:
-    assert check(answer), _line(capsys)
-    assert _line(capsys).startswith(PASS)
-
-
-def _fails(capsys, check, answer, *needles: str) -> str:
-    assert not check(answer)
-    line = _line(capsys)
-    assert line.startswith(FAIL), line
-    assert "Hint:" in line
-    for needle in needles:
-        assert needle in line, line
-    return line
-
-
-def _todo(*args, **kwargs):
-    raise NotImplementedError
 
 
 # ---- sampling -------------------------------------------------------------------------------
@@ -53,36 +27,35 @@ def top_k_minus_one(logits, k):
     return logits.masked_fill(logits <= kth, float("-inf"))
 
 
-def test_top_k(capsys):
-    _passes(capsys, checks.ex10_top_k_filter, top_k_filter)
-    _fails(capsys, checks.ex10_top_k_filter, top_k_plus_one, "k+1 tokens")
-    _fails(capsys, checks.ex10_top_k_filter, top_k_minus_one, "k-1 tokens")
-    _fails(capsys, checks.ex10_top_k_filter, lambda z, k: z.float(), "expected 3 finite")
+def test_top_k(checker_line):
+    checker_line.passes(checks.ex10_top_k_filter, top_k_filter)
+    checker_line.fails(checks.ex10_top_k_filter, top_k_plus_one, needles=("k+1 tokens",))
+    checker_line.fails(checks.ex10_top_k_filter, top_k_minus_one, needles=("k-1 tokens",))
+    checker_line.fails(
+        checks.ex10_top_k_filter, lambda z, k: z.float(), needles=("expected 3 finite",)
+    )
 
 
 def temperature_probs(logits, temperature):
     return torch.softmax(logits / temperature, dim=-1)
 
 
-def test_temperature(capsys):
-    _passes(capsys, checks.ex10_temperature_probs, temperature_probs)
-    _fails(
-        capsys,
+def test_temperature(checker_line):
+    checker_line.passes(checks.ex10_temperature_probs, temperature_probs)
+    checker_line.fails(
         checks.ex10_temperature_probs,
         lambda z, t: torch.softmax(z, -1) / t,
-        "after the softmax",
+        needles=("after the softmax",),
     )
-    _fails(
-        capsys,
+    checker_line.fails(
         checks.ex10_temperature_probs,
         lambda z, t: torch.softmax(z * t, -1),
-        "multiplied",
+        needles=("multiplied",),
     )
-    _fails(
-        capsys,
+    checker_line.fails(
         checks.ex10_temperature_probs,
         lambda z, t: (z / t).exp() / (z / t).exp().sum(-1, keepdim=True),
-        "nan or inf",
+        needles=("nan or inf",),
     )
 
 
@@ -101,28 +74,28 @@ def block_no_residual(x, ln_1, attn, ln_2, mlp):
     return mlp(ln_2(attn(ln_1(x))))
 
 
-def test_block(capsys):
-    _passes(capsys, checks.ex10_block_forward, block_forward)
-    _fails(capsys, checks.ex10_block_forward, block_post_ln, "post-LN")
-    _fails(capsys, checks.ex10_block_forward, block_no_residual, "residual")
+def test_block(checker_line):
+    checker_line.passes(checks.ex10_block_forward, block_forward)
+    checker_line.fails(checks.ex10_block_forward, block_post_ln, needles=("post-LN",))
+    checker_line.fails(checks.ex10_block_forward, block_no_residual, needles=("residual",))
 
 
 # ---- predictions ----------------------------------------------------------------------------
-def test_loss_at_init(capsys):
-    _passes(capsys, checks.ex10_loss_at_init, math.log(65))
-    _fails(capsys, checks.ex10_loss_at_init, 1 / 65, "-log(1/65)")
-    _fails(capsys, checks.ex10_loss_at_init, math.log2(65), "natural log")
+def test_loss_at_init(checker_line):
+    checker_line.passes(checks.ex10_loss_at_init, math.log(65))
+    checker_line.fails(checks.ex10_loss_at_init, 1 / 65, needles=("-log(1/65)",))
+    checker_line.fails(checks.ex10_loss_at_init, math.log2(65), needles=("natural log",))
     assert not checks.ex10_loss_at_init(None)
-    assert "no answer yet" in _line(capsys)
+    assert "no answer yet" in checker_line.line()
 
 
-def test_param_count(capsys):
+def test_param_count(checker_line):
     cfg = GPTConfig(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, bias=False)
     n = GPT(cfg).num_params(non_embedding=False)
-    _passes(capsys, checks.ex10_param_count, n)
-    _fails(capsys, checks.ex10_param_count, n + 65 * 128, "count it once")
-    _fails(capsys, checks.ex10_param_count, n - 64 * 128, "position table")
-    _fails(capsys, checks.ex10_param_count, "many", "expected a number")
+    checker_line.passes(checks.ex10_param_count, n)
+    checker_line.fails(checks.ex10_param_count, n + 65 * 128, needles=("count it once",))
+    checker_line.fails(checks.ex10_param_count, n - 64 * 128, needles=("position table",))
+    checker_line.fails(checks.ex10_param_count, "many", needles=("expected a number",))
 
 
 # ---- generate -------------------------------------------------------------------------------
@@ -166,11 +139,11 @@ def generate_greedy(model, idx, max_new_tokens, temperature=1.0, top_k=None):
     return idx
 
 
-def test_generate(capsys):
-    _passes(capsys, checks.ex10_generate, generate)
-    _fails(capsys, checks.ex10_generate, generate_no_crop, "block_size")
-    _fails(capsys, checks.ex10_generate, generate_k_plus_one, "k+1 tokens")
-    _fails(capsys, checks.ex10_generate, generate_greedy, "multinomial")
+def test_generate(checker_line):
+    checker_line.passes(checks.ex10_generate, generate)
+    checker_line.fails(checks.ex10_generate, generate_no_crop, needles=("block_size",))
+    checker_line.fails(checks.ex10_generate, generate_k_plus_one, needles=("k+1 tokens",))
+    checker_line.fails(checks.ex10_generate, generate_greedy, needles=("multinomial",))
 
 
 @pytest.mark.parametrize(
@@ -182,7 +155,5 @@ def test_generate(capsys):
         checks.ex10_generate,
     ],
 )
-def test_not_done_yet(capsys, check):
-    assert not check(_todo)
-    line = _line(capsys)
-    assert line.startswith(TODO) and "not done yet" in line
+def test_not_done_yet(checker_line, check):
+    checker_line.not_done(check)

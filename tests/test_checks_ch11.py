@@ -11,7 +11,6 @@ from torch import nn
 
 from course_lib import checks
 from course_lib.attention import sinusoidal_encoding
-from course_lib.checks._core import FAIL, PASS, TODO
 from course_lib.encoder_decoder import beam_search_step, causal_mask, shift_targets
 
 PAD, BOS, EOS = 0, 1, 2
@@ -26,39 +25,28 @@ def _one_thread():  # noqa: ANN202
     torch.set_num_threads(before)
 
 
-def run(capsys: pytest.CaptureFixture[str], check, answer) -> str:  # noqa: ANN001
-    result = check(answer)
-    line = capsys.readouterr().out.strip()
-    assert "\n" not in line and bool(result) == line.startswith(PASS)
-    return line
-
-
-def not_done(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201
-    raise NotImplementedError
-
-
 # ----------------------------------------------------------------------------- shift_targets
 
 
-def test_shift_targets(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, checks.ex11_shift_targets, shift_targets).startswith(PASS)
-    assert run(capsys, checks.ex11_shift_targets, not_done).startswith(TODO)
-    line = run(capsys, checks.ex11_shift_targets, lambda t: (t, t))
-    assert line.startswith(FAIL) and "copy" in line
-    line = run(capsys, checks.ex11_shift_targets, lambda t: (t[:, 1:], t[:, :-1]))
-    assert line.startswith(FAIL) and "swapped" in line
-    line = run(capsys, checks.ex11_shift_targets, lambda t: t[:, :-1])
-    assert line.startswith(FAIL) and "pair" in line
-    line = run(capsys, checks.ex11_shift_targets, lambda t: (t[:, :-1], t[:, :-1]))
-    assert line.startswith(FAIL) and "labels" in line
+def test_shift_targets(checker_line) -> None:
+    checker_line.passes(checks.ex11_shift_targets, shift_targets)
+    checker_line.not_done(checks.ex11_shift_targets)
+    checker_line.fails(checks.ex11_shift_targets, lambda t: (t, t), needles=("copy",))
+    checker_line.fails(
+        checks.ex11_shift_targets, lambda t: (t[:, 1:], t[:, :-1]), needles=("swapped",)
+    )
+    checker_line.fails(checks.ex11_shift_targets, lambda t: t[:, :-1], needles=("pair",))
+    checker_line.fails(
+        checks.ex11_shift_targets, lambda t: (t[:, :-1], t[:, :-1]), needles=("labels",)
+    )
 
 
 # ----------------------------------------------------------------------------- causal mask
 
 
-def test_causal_mask(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, checks.ex11_causal_mask, causal_mask).startswith(PASS)
-    assert run(capsys, checks.ex11_causal_mask, not_done).startswith(TODO)
+def test_causal_mask(checker_line) -> None:
+    checker_line.passes(checks.ex11_causal_mask, causal_mask)
+    checker_line.not_done(checks.ex11_causal_mask)
     wrong = {
         "tril": lambda n: torch.ones(n, n, dtype=torch.bool).triu(),
         "inverted": lambda n: ~torch.ones(n, n, dtype=torch.bool).tril(),
@@ -66,25 +54,20 @@ def test_causal_mask(capsys: pytest.CaptureFixture[str]) -> None:
         "boolean": lambda n: torch.ones(n, n).tril(),
     }
     for hint, fn in wrong.items():
-        line = run(capsys, checks.ex11_causal_mask, fn)
-        assert line.startswith(FAIL) and hint in line, line
+        checker_line.fails(checks.ex11_causal_mask, fn, needles=(hint,))
 
 
-def test_predict_decoder_mask(capsys: pytest.CaptureFixture[str]) -> None:
+def test_predict_decoder_mask(checker_line) -> None:
     right = [[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 0]]
-    assert run(capsys, checks.ex11_predict_decoder_mask, right).startswith(PASS)
-    assert run(capsys, checks.ex11_predict_decoder_mask, torch.tensor(right).bool()).startswith(
-        PASS
+    checker_line.passes(checks.ex11_predict_decoder_mask, right)
+    checker_line.passes(checks.ex11_predict_decoder_mask, torch.tensor(right).bool())
+    checker_line.fails(checks.ex11_predict_decoder_mask, None, needles=("no answer yet",))
+    checker_line.fails(
+        checks.ex11_predict_decoder_mask, causal_mask(4).int().tolist(), needles=("<pad> column",)
     )
-    line = run(capsys, checks.ex11_predict_decoder_mask, None)
-    assert line.startswith(FAIL) and "no answer yet" in line
-    line = run(capsys, checks.ex11_predict_decoder_mask, causal_mask(4).int().tolist())
-    assert line.startswith(FAIL) and "<pad> column" in line
     rows = [[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [0, 0, 0, 0]]
-    line = run(capsys, checks.ex11_predict_decoder_mask, rows)
-    assert line.startswith(FAIL) and "rows" in line
-    line = run(capsys, checks.ex11_predict_decoder_mask, "abc")
-    assert line.startswith(FAIL)
+    checker_line.fails(checks.ex11_predict_decoder_mask, rows, needles=("rows",))
+    checker_line.fails(checks.ex11_predict_decoder_mask, "abc")
 
 
 # ----------------------------------------------------------------------------- greedy decoding
@@ -147,9 +130,9 @@ def greedy_last_token_only(model, src, max_len):  # noqa: ANN001, ANN201
     return ys[:, 1:]
 
 
-def test_greedy_decode(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, checks.ex11_greedy_decode, greedy_reference).startswith(PASS)
-    assert run(capsys, checks.ex11_greedy_decode, not_done).startswith(TODO)
+def test_greedy_decode(checker_line) -> None:
+    checker_line.passes(checks.ex11_greedy_decode, greedy_reference)
+    checker_line.not_done(checks.ex11_greedy_decode)
     cases = {
         "after <eos>": greedy_no_pad_after_eos,
         "-inf": greedy_no_special_mask,
@@ -159,8 +142,7 @@ def test_greedy_decode(capsys: pytest.CaptureFixture[str]) -> None:
         ),
     }
     for hint, fn in cases.items():
-        line = run(capsys, checks.ex11_greedy_decode, fn)
-        assert line.startswith(FAIL) and hint in line, line
+        checker_line.fails(checks.ex11_greedy_decode, fn, needles=(hint,))
 
 
 def test_greedy_real_model_case_covers_eos() -> None:
@@ -181,9 +163,9 @@ def test_greedy_real_model_case_covers_eos() -> None:
 # ----------------------------------------------------------------------------- beam search step
 
 
-def test_beam_search_step(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, checks.ex11_beam_search_step, beam_search_step).startswith(PASS)
-    assert run(capsys, checks.ex11_beam_search_step, not_done).startswith(TODO)
+def test_beam_search_step(checker_line) -> None:
+    checker_line.passes(checks.ex11_beam_search_step, beam_search_step)
+    checker_line.not_done(checks.ex11_beam_search_step)
 
     def ignore_scores(scores, logp, k):  # noqa: ANN001, ANN202
         return beam_search_step(torch.zeros_like(scores), logp, k)
@@ -206,8 +188,7 @@ def test_beam_search_step(capsys: pytest.CaptureFixture[str]) -> None:
         "flatten": per_beam,
         "dtype": as_float32,
     }.items():
-        line = run(capsys, checks.ex11_beam_search_step, fn)
-        assert line.startswith(FAIL) and hint in line, line
+        checker_line.fails(checks.ex11_beam_search_step, fn, needles=(hint,))
 
 
 # ----------------------------------------------------------------------------- fix the nn.Transformer model
@@ -252,9 +233,9 @@ class Fixed(nn.Module):
         return logits, loss
 
 
-def test_fix_nn_transformer(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, checks.ex11_fix_nn_transformer, Fixed).startswith(PASS)
-    assert run(capsys, checks.ex11_fix_nn_transformer, not_done).startswith(TODO)
+def test_fix_nn_transformer(checker_line) -> None:
+    checker_line.passes(checks.ex11_fix_nn_transformer, Fixed)
+    checker_line.not_done(checks.ex11_fix_nn_transformer)
     wrong = {
         "batch_first": dict(batch_first=False),
         "positional": dict(positions=False),
@@ -267,5 +248,4 @@ def test_fix_nn_transformer(capsys: pytest.CaptureFixture[str]) -> None:
         def make(**kw):  # noqa: ANN003, ANN202
             return Fixed(**kw, **flags)  # noqa: B023
 
-        line = run(capsys, checks.ex11_fix_nn_transformer, make)
-        assert line.startswith(FAIL) and hint in line, line
+        checker_line.fails(checks.ex11_fix_nn_transformer, make, needles=(hint,))
