@@ -59,3 +59,25 @@ def test_not_a_function(capsys) -> None:
 def test_overflow_to_inf_is_named(capsys) -> None:
     assert not ex99_double(lambda x: x.float().exp().log() * 2 if x.abs().max() > 1e20 else 2 * x)
     assert "nan or inf" in capsys.readouterr().out or "differ" in capsys.readouterr().out
+
+
+@checker
+def ex99_number(c: Check, answer) -> str:
+    c.number(answer, 0.8, case="an MSE", hint="average", known_wrong={4.0: "that is the sum"})
+    return "1 case"
+
+
+def test_number_answers(capsys) -> None:
+    assert ex99_number(0.8)
+    assert "passed" in capsys.readouterr().out
+    for answer, needle in [
+        (None, "no answer yet"),
+        (..., "no answer yet"),
+        ("zero point eight", "expected a number"),
+        (float("nan"), "nan"),
+        (4.0, "Hint: that is the sum"),
+        (0.9, "Hint: average"),
+    ]:
+        assert not ex99_number(answer)
+        out = capsys.readouterr().out
+        assert needle in out and "Traceback" not in out, (answer, out)

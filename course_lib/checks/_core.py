@@ -114,6 +114,37 @@ class Check:
             ) from None
         raise CaseFailed(case, f"no {exc.__name__} was raised", hint)
 
+    def number(
+        self,
+        answer: Any,
+        want: float | None = None,
+        *,
+        case: str,
+        hint: str = "",
+        known_wrong: dict[float, str] | None = None,
+        rel: float = 2e-3,
+    ) -> float:
+        """A learner's numeric answer as a float, compared with ``want`` when given.
+
+        ``None`` or ``...`` means "no answer yet"; a value near a key of ``known_wrong`` fails with
+        that key's specific hint (the usual mistakes), before the general comparison.
+        """
+        self.cases += 1
+        if answer is None or answer is ...:
+            raise CaseFailed(case, "no answer yet", hint or "set `answer = ...` to a number")
+        try:
+            value = float(answer)
+        except (TypeError, ValueError):
+            raise CaseFailed(case, f"expected a number, got {answer!r}"[:120], hint) from None
+        if math.isnan(value):
+            raise CaseFailed(case, "your answer is nan", hint)
+        for wrong, wrong_hint in (known_wrong or {}).items():
+            if math.isclose(value, wrong, rel_tol=rel, abs_tol=1e-4):
+                raise CaseFailed(case, f"got {value:g}", wrong_hint)
+        if want is not None and not math.isclose(value, want, rel_tol=rel, abs_tol=1e-4):
+            raise CaseFailed(case, f"got {value:g}", hint)
+        return value
+
     def expect(self, ok: bool, *, case: str, problem: str, hint: str = "") -> None:
         """Fail ``case`` with ``problem`` and ``hint`` unless ``ok``."""
         self.cases += 1

@@ -47,27 +47,6 @@ def _diagnose(
     c.close(got, want, case=case, hint=hint, atol=atol, rtol=rtol)
 
 
-def _number_answer(c: Check, answer: Any, *, case: str, hint: str) -> float:
-    """The learner's numeric answer as a float ("not done yet" style failure for None or ...)."""
-    c.expect(
-        answer is not None and answer is not ...,
-        case=case,
-        problem="no answer yet",
-        hint=hint,
-    )
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        raise CaseFailed(case, f"expected a number, got {answer!r}"[:120], hint) from None
-    if math.isnan(value):
-        raise CaseFailed(case, "your answer is nan", hint)
-    return value
-
-
-def _near(value: float, target: float, rel: float = 2e-3) -> bool:
-    return math.isclose(value, target, rel_tol=rel, abs_tol=1e-4)
-
-
 # --------------------------------------------------------------------------- MSE
 
 
@@ -75,9 +54,6 @@ def _near(value: float, target: float, rel: float = 2e-3) -> bool:
 def ex01_article_mse(c: Check, answer: Any) -> str:
     """Your MSE of y_hat = 1 + x on x = [1..5], y = [2, 4, 5, 4, 5]: a number."""
     case = "MSE of the article's linear model"
-    value = _number_answer(
-        c, answer, case=case, hint="set `answer = ...` to the number you computed (a float)"
-    )
     known = {
         11 / 5: "11/5 is the article's value, and it is wrong: recompute the residuals y - y_hat "
         "one by one",
@@ -86,13 +62,11 @@ def ex01_article_mse(c: Check, answer: Any) -> str:
         0.4: "you divided by 2N; MSE is the plain mean (some texts add 1/2 for a nicer gradient)",
         math.sqrt(0.8): "that is the root of the MSE (RMSE); leave out the square root",
     }
-    for wrong, hint in known.items():
-        if _near(value, wrong):
-            raise CaseFailed(case, f"got {value:g}", hint)
-    c.expect(
-        _near(value, 0.8),
+    c.number(
+        answer,
+        0.8,
         case=case,
-        problem=f"got {value:g}",
+        known_wrong=known,
         hint="y_hat = [2, 3, 4, 5, 6]; residuals y - y_hat = [0, 1, 1, -1, -1]; square, then average",
     )
     return "residuals [0, 1, 1, -1, -1] give 4/5, not the article's 11/5"
@@ -314,15 +288,13 @@ def ex01_cross_entropy(c: Check, fn: Any) -> str:
 def ex01_article_cross_entropy(c: Check, answer: Any) -> str:
     """Your value of the article's cross-entropy example: a number (natural log)."""
     case = "the article's cross-entropy example"
-    value = _number_answer(
-        c, answer, case=case, hint="set `answer = ...` to the number you computed"
-    )
+    value = c.number(answer, case=case, hint="set `answer = ...` to the number you computed")
     theta = torch.tensor([0.2, 0.3, 0.1, 0.2, 0.2], dtype=torch.float64)
     x = torch.tensor([0.0, 1.0, 0.0, 1.0, 0.0], dtype=torch.float64)
     y = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0], dtype=torch.float64)
     logp = activations.log_softmax(theta * x)
     want = float(-(y * logp).sum() / 5)
-    if _near(value, -0.1315, rel=2e-2):
+    if math.isclose(value, -0.1315, rel_tol=2e-2):
         raise CaseFailed(
             case,
             f"got {value:g}, the article's value",
@@ -341,13 +313,12 @@ def ex01_article_cross_entropy(c: Check, answer: Any) -> str:
         float(-(y * torch.log(theta)).sum() / 5): "softmax(theta * x) is the probability, not "
         "theta itself: multiply elementwise by x, then softmax",
     }
-    for wrong, hint in known.items():
-        if _near(value, wrong):
-            raise CaseFailed(case, f"got {value:g}", hint)
-    c.expect(
-        _near(value, want, rel=5e-4),
+    c.number(
+        value,
+        want,
         case=case,
-        problem=f"got {value:g}",
+        known_wrong=known,
+        rel=5e-4,
         hint="p = softmax(theta * x) over the 5 entries; loss = -(1/5) * sum(y * log p)",
     )
     return f"{want:.4f}, positive as every cross-entropy is"

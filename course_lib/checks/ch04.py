@@ -220,23 +220,13 @@ def ex04_mlp_backward(c: Check, mlp_backward: Callable[..., Any]) -> str:
 @checker
 def ex04_dot_product(c: Check, answer: Any) -> str:
     """theta . x for theta = [0.1, 0.2, ..., 1.0] and x = [1, 2, ..., 10]."""
-    c.expect(
-        answer is not None and answer is not ...,
-        case="theta . x",
-        problem="no answer yet",
-        hint="set answer = the number you computed, then run this check",
-    )
     theta = torch.arange(1, 11, dtype=F64) / 10
     want = float(theta @ torch.arange(1, 11, dtype=F64))
     hint = (
         "sum theta_i * x_i over i = 1..10: 0.1*1 + 0.2*2 + ... + 1.0*10 = 0.1 * (1 + 4 + ... + 100)"
     )
-    try:
-        if abs(float(answer) - 6.5) < 1e-9:
-            hint = "6.5 is the value the source material printed, and it is wrong: " + hint
-    except (TypeError, ValueError):
-        pass
-    c.close(answer, want, case="theta . x", hint=hint)
+    wrong = {6.5: "6.5 is the value the source material printed, and it is wrong: " + hint}
+    c.number(answer, want, case="theta . x", hint=hint, known_wrong=wrong, rel=1e-6)
     return "theta . x = 38.5"
 
 

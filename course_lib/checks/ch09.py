@@ -116,22 +116,8 @@ def ex09_attention(c: Check, attention: Callable[..., Any]) -> str:
 @checker
 def ex09_dot_product_std(c: Check, answer: Any) -> str:
     """Predict: the standard deviation of q . k for d_k = 512 independent N(0, 1) entries."""
-    c.expect(
-        answer is not None and answer is not ...,
-        case="your prediction",
-        problem="no answer yet",
-        hint="write your number in `answer`",
-    )
+    value = c.number(answer, case="your prediction", hint="write a number in `answer`")
     want = math.sqrt(512)
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        c.expect(
-            False,
-            case="your prediction",
-            problem=f"expected a number, got {answer!r}",
-            hint="write a plain number, such as answer = 3.5",
-        )
     hint = "each of the 512 products q_i k_i has variance 1; variances of independent terms add"
     if math.isclose(value, 512, rel_tol=0.05):
         hint = "512 is the variance of the sum; the standard deviation is its square root"

@@ -22,25 +22,6 @@ __all__ = [
 ]
 
 
-def _value(c: Check, answer: Any, case: str) -> float:
-    c.expect(
-        answer is not None and answer is not ...,
-        case=case,
-        problem="no answer yet",
-        hint="write your number in `answer`",
-    )
-    try:
-        return float(answer)
-    except (TypeError, ValueError):
-        c.expect(
-            False,
-            case=case,
-            problem=f"expected a number, got {answer!r}",
-            hint="write a plain number, such as answer = 123",
-        )
-    raise AssertionError  # unreachable
-
-
 def _ref_top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
     kth = torch.topk(logits, k).values[..., -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
@@ -184,7 +165,7 @@ def ex10_block_forward(c: Check, block_forward: Callable[..., Any]) -> str:
 @checker
 def ex10_loss_at_init(c: Check, answer: Any) -> str:
     """Predict: the cross-entropy of an untrained GPT on a 65-character vocabulary."""
-    value = _value(c, answer, "your prediction")
+    value = c.number(answer, case="your prediction", hint="write a number in `answer`")
     want = math.log(65)
     hint = "at init every character is about equally likely, p = 1/65; the loss is -log p"
     if math.isclose(value, 1 / 65, rel_tol=0.05) or math.isclose(value, 65, rel_tol=0.05):
@@ -198,7 +179,7 @@ def ex10_loss_at_init(c: Check, answer: Any) -> str:
 @checker
 def ex10_param_count(c: Check, answer: Any) -> str:
     """Predict: parameters of GPT(vocab 65, block 64, 4 layers, 4 heads, 128 wide, no biases)."""
-    value = _value(c, answer, "your count")
+    value = c.number(answer, case="your count", hint="write a whole number in `answer`")
     V, T, L, C = 65, 64, 4, 128
     per_block = 2 * C + 3 * C * C + C * C + 4 * C * C + 4 * C * C  # LNs, qkv, proj, fc, proj
     want = L * per_block + V * C + T * C + C  # blocks, tied embedding, positions, final LN
