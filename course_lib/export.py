@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .transformer import sample_next
+
 __all__ = [
     "HAS_COMPILE",
     "HAS_EXPORT",
@@ -171,11 +173,8 @@ def generate_exported(
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature!r}")
     for _ in range(max_new_tokens):
-        logits = fn(idx[:, -block_size:])[:, -1, :] / temperature  # (B, V)
-        if top_k is not None:
-            kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
-            logits = logits.masked_fill(logits < kth, float("-inf"))
-        nxt = torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)  # (B, 1)
+        logits = fn(idx[:, -block_size:])[:, -1, :]  # (B, V)
+        nxt = sample_next(logits, temperature, top_k, generator)  # (B, 1)
         idx = torch.cat((idx, nxt), dim=1)
     return idx
 

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import scaled_dot_product_attention
+from .transformer import sample_next
 
 __all__ = ["KVCache", "append_kv", "forward_cached", "generate_cached"]
 
@@ -151,18 +152,6 @@ def forward_cached(model: nn.Module, idx: torch.Tensor, cache: KVCache) -> torch
     return gpt.lm_head(gpt.ln_f(x))  # (B, T, V)
 
 
-def _sample(
-    logits: torch.Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None
-) -> torch.Tensor:
-    """The same sampling rule as ``GPT.generate``: ``(B, V)`` logits -> ``(B, 1)`` token ids."""
-    logits = logits / temperature
-    if top_k is not None:
-        kth = torch.topk(logits, top_k).values[:, -1:]  # (B, 1)
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)
-    return torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
-
-
 @torch.no_grad()
 def generate_cached(
     model: nn.Module,
@@ -199,7 +188,7 @@ def generate_cached(
         cache = KVCache(len(gpt.blocks))
         logits = forward_cached(gpt, idx[:, -block:], cache)[:, -1, :]  # prefill: (B, V)
         for i in range(max_new_tokens):
-            nxt = _sample(logits, temperature, top_k, generator)  # (B, 1)
+            nxt = sample_next(logits, temperature, top_k, generator)  # (B, 1)
             idx = torch.cat((idx, nxt), dim=1)
             if i == max_new_tokens - 1:
                 break

@@ -259,15 +259,17 @@ class MLP:
 
 
 def accuracy(logits: torch.Tensor, target: torch.Tensor) -> float:
-    """Fraction of rows whose largest logit is at the target class. logits (N, C), target (N,)."""
-    _check_float(logits, "logits", ndim=2)
-    if target.shape != logits.shape[:1]:
+    """Fraction of rows whose largest logit is the target class: logits ``(..., C)``, target ``(...)``."""
+    _check_float(logits, "logits")
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"target must be a tensor of class indices, got {type(target).__name__}")
+    if target.shape != logits.shape[:-1]:
         raise ValueError(
             f"target shape {tuple(target.shape)} does not match logits {tuple(logits.shape)}"
         )
-    if logits.shape[0] == 0:
+    if target.numel() == 0:
         raise ValueError("accuracy of an empty batch is undefined")
-    return (logits.argmax(dim=1) == target).double().mean().item()
+    return (logits.argmax(dim=-1) == target).double().mean().item()
 
 
 def gradient_check(

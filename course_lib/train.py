@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from .device import get_device
+from .nn import accuracy  # one definition, re-exported here for metrics={"acc": accuracy}
 
 __all__ = [
     "CheckpointError",
@@ -305,17 +306,6 @@ class _Batches:
 
 # --------------------------------------------------------------------------------------------
 # Evaluation
-
-
-def accuracy(output: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of rows whose arg-max over the last dim equals the class index: output ``(N, C)``, y ``(N,)``."""
-    if output.shape[:-1] != y.shape:
-        raise ValueError(
-            f"accuracy: output {tuple(output.shape)} does not match targets {tuple(y.shape)}"
-        )
-    if y.numel() == 0:
-        raise ValueError("accuracy of an empty batch is undefined")
-    return (output.argmax(-1) == y).float().mean().item()
 
 
 @torch.no_grad()

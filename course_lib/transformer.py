@@ -74,6 +74,25 @@ class Block(nn.Module):
         return x
 
 
+def sample_next(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Draw the next token from the last position's logits ``(B, V)``: returns ids ``(B, 1)``.
+
+    Divide by ``temperature`` first, keep only the ``top_k`` largest logits if asked, then sample
+    from the softmax. The one sampling rule of the course (plain, cached and exported generation).
+    """
+    logits = logits / temperature
+    if top_k is not None:
+        kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]  # (B, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)  # (B, V)
+    return torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
+
+
 class GPT(nn.Module):
     """A GPT language model: ``forward(idx (B, T), targets (B, T) | None) -> (logits (B, T, V), loss)``."""
 
@@ -195,12 +214,7 @@ class GPT(nn.Module):
             for _ in range(max_new_tokens):
                 context = idx[:, -self.config.block_size :]  # (B, <= block_size)
                 logits, _ = self(context)  # (B, T, V)
-                logits = logits[:, -1, :] / temperature  # (B, V): only the next token matters
-                if top_k is not None:
-                    kth = torch.topk(logits, top_k).values[:, -1:]  # (B, 1): k-th largest logit
-                    logits = logits.masked_fill(logits < kth, float("-inf"))
-                probs = torch.softmax(logits, dim=-1)  # (B, V)
-                nxt = torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
+                nxt = sample_next(logits[:, -1, :], temperature, top_k, generator)  # (B, 1)
                 idx = torch.cat((idx, nxt), dim=1)  # (B, T + 1)
         finally:
             self.train(was_training)

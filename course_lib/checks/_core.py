@@ -225,6 +225,13 @@ def checker(body: Callable[..., str | None]) -> Callable[..., CheckResult]:
             return report(
                 name, False, f"{FAIL} {name}: failed on case '{e.case}': {e.problem}.{hint}"
             )
+        except Exception as e:  # last resort: an answer of a shape no case anticipated
+            return report(
+                name,
+                False,
+                f"{FAIL} {name}: could not check your answer ({type(e).__name__}: {e}). "
+                "Hint: compare what your code returns with the type and shape the exercise asks for.",
+            )
         detail = detail or f"{c.cases} cases"
         return report(name, True, f"{PASS} {name} passed ({detail}).")
 

@@ -123,13 +123,15 @@ def ex00_one_hot(c: Check, fn: Any) -> str:
         case="an empty batch",
         hint="an empty batch gives shape (0, num_classes)",
     )
-    c.raises(
-        fn,
-        torch.tensor([0, 3]),
-        3,
-        exc=ValueError,
-        case="label 3 with 3 classes",
-        mentions="3",
-        hint="valid labels are 0..num_classes-1: raise ValueError naming the bad label",
-    )
+    for bad, label in ((torch.tensor([0, 5]), "5"), (torch.tensor([0, -1]), "-1")):
+        c.raises(
+            fn,
+            bad,
+            3,
+            exc=ValueError,
+            case=f"label {label} with 3 classes",
+            mentions=label,
+            hint="valid labels are 0..num_classes-1 (negative ones too are invalid): raise "
+            "ValueError naming the bad label",
+        )
     return "values, dtype, empty batch and an out-of-range label"

@@ -110,6 +110,12 @@ def ex02_sigmoid(c: Check, fn: Any) -> str:
     x = torch.tensor([1e4, -1e4, 50.0, -50.0, 0.0])
     case = "gradient at x = +-1e4 (autograd)"
     grad = _input_gradient(c, fn, x, case=case)
+    c.expect(
+        grad is not None,
+        case=case,
+        problem="your result carries no gradient",
+        hint="build it from torch operations on x, without .detach(), torch.no_grad() or .item()",
+    )
     if grad is not None:
         c.expect(
             bool(torch.isfinite(grad).all()),

@@ -135,7 +135,7 @@ def ex06_dropout(c: Check, dropout) -> str:
         out,
         x,
         case=case,
-        hint="dropout stays on in eval mode: when training is False return x unchanged",
+        hint="dropout is off in eval mode: when training is False return x unchanged",
     )
     case = "training, p=0.5, a vector of ones"
     torch.manual_seed(0)

@@ -264,11 +264,27 @@ def ex10_generate(c: Check, generate: Callable[..., Any]) -> str:
         problem="a token outside the 3 most likely ones was sampled",
         hint="set every logit below the k-th largest to -inf before the softmax",
     )
-    # 3. sampling must actually sample (not always the arg-max)
+    # 3. temperature must act: near 0 it turns sampling into the arg-max
+    name = "temperature 1e-4, no top-k: almost greedy"
+    torch.manual_seed(3)
+    got = c.call(generate, model, prompt.clone(), 12, 1e-4, None, case=name)
+    c.expect(
+        isinstance(got, torch.Tensor) and torch.equal(got, want[:, :15]),
+        case=name,
+        problem="a tiny temperature did not give the most likely tokens",
+        hint="divide the last position's logits by temperature BEFORE the softmax",
+    )
+    # 4. sampling must actually sample (not always the arg-max)
     name = "temperature 1.5, no top-k: draws differ between runs"
     torch.manual_seed(2)
     a = c.call(generate, model, prompt.clone(), 15, 1.5, None, case=name)
     b = c.call(generate, model, prompt.clone(), 15, 1.5, None, case=name)
+    c.expect(
+        isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor),
+        case=name,
+        problem=f"expected tensors, got {type(a).__name__}",
+        hint="return the token ids as a torch.Tensor",
+    )
     c.expect(
         not torch.equal(a, b),
         case=name,

@@ -153,6 +153,7 @@ def ex12_attention_memory(c: Check, attention_memory: Callable[..., Any]) -> str
                 "multiply the number of values by bytes_per_value",
             ),
         }
+        got = c.number(got, case=case, hint="return a plain number of bytes")
         if got != want:
             for problem, (value, hint) in wrong.items():
                 if got == value and value != want:
@@ -175,6 +176,7 @@ def ex12_effective_batch(c: Check, effective_batch: Callable[..., Any]) -> str:
         case = f"per-rank batch {per_rank}, {world} processes, accumulate={acc}"
         got = c.call(effective_batch, per_rank, world, acc, case=case)
         want = effective_batch_size(per_rank, world, acc)
+        got = c.number(got, case=case, hint="return a plain whole number")
         if got == per_rank * acc and world > 1:
             raise CaseFailed(
                 case,
