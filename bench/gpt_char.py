@@ -10,12 +10,15 @@ Data: the first 90% of the characters for training, the last 10% for validation.
     python bench/gpt_char.py --iters 200            # a quick look
     python bench/gpt_char.py --config gpu           # 6 layers, 6 heads, 384 wide, block 256, batch 64
     python bench/gpt_char.py --config gpu --compile # the same with torch.compile (try it on a GPU)
+    python bench/gpt_char.py --runs 3               # seeds 1337, 1338, 1339, then a line of medians
 
 The JSON line holds the wall time of the whole run (evaluations included), the median time of one
 training iteration (from 10-step windows that contain no evaluation) and the best such window,
 tokens per second of training (at the median), the train and val loss at every evaluation (20
 batches, the same ones each time, drawn by ``course_lib.train.evaluate``), and the final loss on
-the whole validation split (no sampling noise).
+the whole validation split (no sampling noise). With ``--runs N`` it trains N times (seeds
+``--seed`` to ``--seed + N - 1``), prints each run's line, then one more line of medians: the
+machines are noisy, and a single seed's val loss varies by about 0.01.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ def full_loss(model: GPT, ids: torch.Tensor, block: int, batch: int = 256) -> fl
     return total / n
 
 
-def main(argv: list[str] | None = None) -> dict:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", choices=sorted(CONFIGS), default="cpu")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best one)")
@@ -94,7 +97,19 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--checkpoint", default=None, help="save (and resume from) this file")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="train this many times (seeds +0, +1, ...)"
+    )
     args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error(f"--runs must be >= 1, got {args.runs}")
+    if args.runs > 1 and args.checkpoint:
+        parser.error("--checkpoint resumes one run; use it with --runs 1")
+    return args
+
+
+def train_once(args: argparse.Namespace) -> dict:
+    """One training run with ``args``; prints and returns its JSON figures."""
     cfg = dict(CONFIGS[args.config])
     iters = args.iters or cfg.pop("iters")
     cfg.pop("iters", None)
@@ -164,8 +179,24 @@ def main(argv: list[str] | None = None) -> dict:
             for (s, v), t in zip(history.val, timer.train_evals)
         ],
     }
-    print(json.dumps(result))
+    print(json.dumps(result), flush=True)
     return result
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = parse_args(argv)
+    results = []
+    for i in range(args.runs):
+        results.append(train_once(argparse.Namespace(**{**vars(args), "seed": args.seed + i})))
+    if args.runs > 1:
+        keys = ("wall_s", "ms_per_iter_median", "tokens_per_s", "val_loss_full_split")
+        summary = {f"median_{k}": round(statistics.median(r[k] for r in results), 4) for k in keys}
+        finals = [r["evals"][-1]["val"] for r in results if r["evals"]]
+        if finals:
+            summary["median_final_val_20_batches"] = round(statistics.median(finals), 4)
+        summary["seeds"] = [args.seed + i for i in range(args.runs)]
+        print(json.dumps({"summary": summary}), flush=True)
+    return results
 
 
 if __name__ == "__main__":

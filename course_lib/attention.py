@@ -21,6 +21,7 @@ __all__ = [
     "LearnedPositionalEncoding",
     "MultiHeadAttention",
     "SinusoidalPositionalEncoding",
+    "causal_mask",
     "check_mask",
     "scaled_dot_product_attention",
     "sinusoidal_encoding",
@@ -28,6 +29,21 @@ __all__ = [
 
 # True when this PyTorch has the fused attention kernel (flash / memory-efficient / CPU flash).
 HAS_FUSED_SDPA: bool = hasattr(F, "scaled_dot_product_attention")
+
+
+def causal_mask(
+    size: int, device: torch.device | str | None = None, n_keys: int | None = None
+) -> torch.Tensor:
+    """``(T, S)`` bool, True on and below the diagonal: query t may look at keys 0..t.
+
+    ``size`` is T; ``n_keys`` is S (default T). With S != T the triangle starts at the top left,
+    as in ``torch.nn.functional.scaled_dot_product_attention(is_causal=True)``.
+    """
+    n_keys = size if n_keys is None else n_keys
+    for name, n in (("size", size), ("n_keys", n_keys)):
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"causal_mask needs a positive int {name}, got {n!r}")
+    return torch.ones(size, n_keys, dtype=torch.bool, device=device).tril()
 
 
 def check_mask(mask: torch.Tensor, scores_shape: tuple[int, ...], device: torch.device) -> None:
@@ -114,7 +130,7 @@ def scaled_dot_product_attention(
     if mask is not None:
         check_mask(mask, scores_shape, q.device)
     if is_causal:
-        causal = torch.ones(T, S, dtype=torch.bool, device=q.device).tril()  # (T, S)
+        causal = causal_mask(T, q.device, n_keys=S)  # (T, S)
         mask = causal if mask is None else mask & causal
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
 
@@ -175,7 +191,7 @@ class MultiHeadAttention(nn.Module):
         weights = None
         if self.fused and not need_weights:
             if mask is not None and is_causal:  # the kernel takes one or the other: combine them
-                mask = mask & torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+                mask = mask & causal_mask(T, x.device)
                 is_causal = False
             y = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=mask, dropout_p=p, is_causal=is_causal

@@ -23,6 +23,7 @@ from .attention import (
     HAS_FUSED_SDPA,
     MultiHeadAttention,
     SinusoidalPositionalEncoding,
+    causal_mask,
     scaled_dot_product_attention,
 )
 
@@ -38,13 +39,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- masks and targets
-
-
-def causal_mask(size: int, device: torch.device | str | None = None) -> torch.Tensor:
-    """``(T, T)`` bool, True on and below the diagonal: position t may look at positions <= t."""
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"causal_mask needs a positive int size, got {size!r}")
-    return torch.ones(size, size, dtype=torch.bool, device=device).tril()
 
 
 def padding_mask(ids: torch.Tensor, pad_id: int = 0) -> torch.Tensor:

@@ -99,6 +99,7 @@ def test_tanh(checker_line) -> None:
     checker_line.fails(checks.ex02_tanh, activations.tanh_exp2, needles=("+-1e4", "nan"))
     checker_line.fails(checks.ex02_tanh, activations.tanh_exp, needles=("inf / inf",))
     checker_line.fails(checks.ex02_tanh, lambda x: 2 * torch.sigmoid(x) - 1, needles=("double x",))
+    checker_line.fails(checks.ex02_tanh, lambda x: torch.tanh(x).float(), needles=("dtype",))
 
 
 def test_softmax(checker_line) -> None:

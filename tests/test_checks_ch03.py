@@ -94,6 +94,12 @@ def test_backward_without_topological_order_fails(checker_line):
     checker_line.fails(checks.ex03_backward, backward_bfs_visited, needles=("topological",))
 
 
+def test_backward_that_calls_the_engine_fails(checker_line):
+    checker_line.fails(
+        checks.ex03_backward, lambda root: root.backward(), needles=("switched off", "_backward")
+    )
+
+
 def test_backward_forgetting_root_grad_fails(checker_line):
     def no_seed(root):
         for node in reversed(topological_order(root)):

@@ -37,10 +37,19 @@ def split_unseeded(n, val_frac, test_frac, seed):
     return split_ok(n, val_frac, test_frac, int(torch.randint(0, 10**6, ())))
 
 
+def split_train_only_shuffled(n, vf, tf, seed):
+    n_val, n_test = int(n * vf), int(n * tf)
+    n_train = n - n_val - n_test
+    g = torch.Generator().manual_seed(seed)
+    train = torch.randperm(n_train, generator=g)  # shuffled, but still the first n_train rows
+    return train, torch.arange(n_train, n_train + n_val), torch.arange(n_train + n_val, n)
+
+
 def test_split(checker_line):
     checker_line.passes(checks.ex06_split, split_ok)
     checker_line.fails(checks.ex06_split, split_unshuffled, needles=("not shuffled",))
     checker_line.fails(checks.ex06_split, split_overlap, needles=("overlap",))
+    checker_line.fails(checks.ex06_split, split_train_only_shuffled, needles=("not shuffled",))
     checker_line.fails(checks.ex06_split, split_unseeded, needles=("same seed",))
 
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from course_lib import checks
 from course_lib.attention import sinusoidal_encoding
-from course_lib.encoder_decoder import beam_search_step, causal_mask, shift_targets
+from course_lib.encoder_decoder import beam_search_step, causal_mask, padding_mask, shift_targets
 
 PAD, BOS, EOS = 0, 1, 2
 
@@ -41,20 +41,21 @@ def test_shift_targets(checker_line) -> None:
     )
 
 
-# ----------------------------------------------------------------------------- causal mask
+# ----------------------------------------------------------------------------- padding mask
 
 
-def test_causal_mask(checker_line) -> None:
-    checker_line.passes(checks.ex11_causal_mask, causal_mask)
-    checker_line.not_done(checks.ex11_causal_mask)
+def test_padding_mask(checker_line) -> None:
+    checker_line.passes(checks.ex11_padding_mask, padding_mask)
+    checker_line.not_done(checks.ex11_padding_mask)
     wrong = {
-        "tril": lambda n: torch.ones(n, n, dtype=torch.bool).triu(),
-        "inverted": lambda n: ~torch.ones(n, n, dtype=torch.bool).tril(),
-        "itself": lambda n: torch.ones(n, n, dtype=torch.bool).tril(-1),
-        "boolean": lambda n: torch.ones(n, n).tril(),
+        "inverted": lambda ids, pad: ids == pad,
+        "torch.bool": lambda ids, pad: (ids != pad).float(),
+        "(B, L)": lambda ids, pad: (ids != pad)[:, None, :],
+        "pad_id argument": lambda ids, pad: ids != 0,
+        "not >": lambda ids, pad: ids > pad,
     }
     for hint, fn in wrong.items():
-        checker_line.fails(checks.ex11_causal_mask, fn, needles=(hint,))
+        checker_line.fails(checks.ex11_padding_mask, fn, needles=(hint,))
 
 
 def test_predict_decoder_mask(checker_line) -> None:

@@ -19,10 +19,14 @@ def ex00_broadcast_shape(c: Check, answer: Any) -> str:
     c.expect(
         answer is not None, case=case, problem="no answer yet", hint="set `answer = (..., ...)`"
     )
-    try:
-        got = tuple(int(n) for n in answer)
-    except (TypeError, ValueError):
-        raise CaseFailed(case, f"expected a tuple of ints, got {answer!r}") from None
+    sizes = list(answer) if isinstance(answer, (tuple, list, torch.Size)) else None
+    if sizes is None or not all(isinstance(n, int) and not isinstance(n, bool) for n in sizes):
+        raise CaseFailed(
+            case,
+            f"expected a tuple of ints such as (2, 7), got {answer!r}",
+            "write the sizes as a tuple of whole numbers: answer = (..., ..., ...)",
+        )
+    got = tuple(sizes)
     c.expect(
         len(got) == 3,
         case=case,

@@ -261,12 +261,20 @@ def ex01_cross_entropy(c: Check, fn: Any) -> str:
             torch.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4], [5.0, 1e4, -1e4]]),
             torch.tensor([0, 2, 0]),
         ),
+        "rows on different scales (max 1e4 in one, -9999 in the other)": (
+            torch.tensor([[1e4, 0.0, -1e4], [-1e4, -9999.0, -1e4]]),
+            torch.tensor([0, 1]),
+        ),
     }
     for case, (z, y) in cases.items():
         got = c.call(fn, z.clone(), y.clone(), case=case)
         huge = z.abs().max() > 100
         hint = (
-            "exp(1e4) is inf in floating point, so softmax gives inf/inf = nan: subtract each "
+            "each row needs its own max: m = z.max(dim=1, keepdim=True).values. Subtracting the "
+            "batch's largest logit (1e4) from the second row leaves exp(-2e4) = 0 everywhere, "
+            "and log(0) = -inf"
+            if case.startswith("rows on different scales")
+            else "exp(1e4) is inf in floating point, so softmax gives inf/inf = nan: subtract each "
             "row's max before exp, i.e. log_softmax(z) = z - m - log(sum(exp(z - m)))"
             if huge
             else "loss = -log_softmax(logits)[row, target] averaged over rows; log_softmax(z) = "
@@ -281,7 +289,7 @@ def ex01_cross_entropy(c: Check, fn: Any) -> str:
             wrongs=[] if huge else _ce_variants(z, y),
             atol=1e-5 if huge else 1e-6,
         )
-    return "5 cases including logits of +-1e4"
+    return "6 cases including logits of +-1e4 and rows on different scales"
 
 
 @checker

@@ -254,6 +254,13 @@ def ex02_tanh(c: Check, fn: Any) -> str:
                 ),
             ],
         )
+        c.expect(
+            got.dtype == x.dtype,
+            case=case,
+            problem=f"the dtype changed from {x.dtype} to {got.dtype}",
+            hint="keep the input dtype: build constants with torch.ones_like(x) or plain Python "
+            "numbers, not torch.tensor(...) (float32 by default)",
+        )
     return "including x = +-1e4, where both textbook forms give nan"
 
 

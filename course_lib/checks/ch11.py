@@ -19,9 +19,9 @@ from ._core import CaseFailed, Check, _NotDone, checker
 
 __all__ = [
     "ex11_beam_search_step",
-    "ex11_causal_mask",
     "ex11_fix_nn_transformer",
     "ex11_greedy_decode",
+    "ex11_padding_mask",
     "ex11_predict_decoder_mask",
     "ex11_shift_targets",
 ]
@@ -101,53 +101,49 @@ def ex11_shift_targets(c: Check, shift_targets: Any) -> str:
     return f"{len(cases)} cases, padding included"
 
 
-# ----------------------------------------------------------------------------- causal mask
+# ----------------------------------------------------------------------------- padding mask
 
 
 @checker
-def ex11_causal_mask(c: Check, causal_mask_fn: Any) -> str:
-    """``causal_mask(size) -> (size, size)`` bool, True where query t may attend to key s <= t."""
-    for size in (4, 1, 7):  # size 4 first: its wrong answers are told apart best
-        case = f"size {size}"
-        got = _tensor(c, c.call(causal_mask_fn, size, case=case), case)
-        want = causal_mask(size)
+def ex11_padding_mask(c: Check, padding_mask_fn: Any) -> str:
+    """``padding_mask(ids (B, L), pad_id) -> (B, L)`` bool, True for real tokens, False for <pad>."""
+    cases = {
+        "two sources, the second padded": (
+            torch.tensor([[5, 6, 7, 8], [9, 4, PAD, PAD]]),
+            PAD,
+        ),
+        "no padding at all": (torch.tensor([[3, 4, 5]]), PAD),
+        "pad_id = 3, with token ids below it": (torch.tensor([[1, 0, 2, 3, 3]]), 3),
+    }
+    for case, (ids, pad_id) in cases.items():
+        got = _tensor(c, c.call(padding_mask_fn, ids.clone(), pad_id, case=case), case)
+        want = ids != pad_id
         c.equal(
             tuple(got.shape),
-            (size, size),
+            tuple(ids.shape),
             case=case,
-            hint="one row per query position, one column per key position",
+            hint="one entry per token: (B, L), the shape of ids (add the broadcast dims where "
+            "you use it, not here)",
         )
         c.expect(
             got.dtype == torch.bool,
             case=case,
             problem=f"expected dtype torch.bool, got {got.dtype}",
-            hint="return a boolean mask (True = may attend); torch.ones(size, size, dtype=torch.bool).tril()",
+            hint="a comparison such as ids != pad_id already gives a bool tensor",
         )
-        if size > 1 and torch.equal(got, want.T):
+        if torch.equal(got, ~want) and not torch.equal(want, ~want):
             raise CaseFailed(
                 case,
-                "True above the diagonal",
-                "that lets each position see the future and hides the past: use tril, not triu",
+                "the mask is inverted (True marks the padding)",
+                "in this course True means 'may attend': real tokens are True, <pad> is False",
             )
-        if size > 1 and torch.equal(got, ~want):
-            raise CaseFailed(
-                case,
-                "the mask is inverted (True marks what is hidden)",
-                "in this course True means 'may attend'",
-            )
-        if torch.equal(got, want & ~torch.eye(size, dtype=torch.bool)):
-            raise CaseFailed(
-                case,
-                "the diagonal is False",
-                "each position may attend to itself; without it the first row has no key at all and softmax gives nan",
-            )
-        c.close(
-            got.float(),
-            want.float(),
-            case=case,
-            hint="row t is True in columns 0..t and False after",
-        )
-    return "sizes 4, 1 and 7"
+        hint = "True where ids != pad_id"
+        if torch.equal(got, ids != 0):
+            hint = "use the pad_id argument, not the number 0"
+        elif torch.equal(got, ids > pad_id):
+            hint = "token ids below pad_id are real tokens too: compare with !=, not >"
+        c.expect(torch.equal(got, want), case=case, problem="wrong entries", hint=hint)
+    return f"{len(cases)} cases, including a pad_id that is not 0"
 
 
 # ----------------------------------------------------------------------------- predict the decoder mask
