@@ -57,9 +57,25 @@ def _one_hot(labels, num_classes):
     return F.one_hot(labels, num_classes).float()
 
 
+def test_normalize_rows_hints(checker_line) -> None:
+    checker_line.fails(checks.ex00_normalize_rows, lambda x: x / x.sum(), needles=("WHOLE",))
+    checker_line.fails(
+        checks.ex00_normalize_rows, lambda x: x / x.sum(0, keepdim=True), needles=("column",)
+    )
+
+
+def _one_hot_off_by_one(labels, num_classes):
+    if (labels > num_classes).any() or (labels < 0).any():
+        raise ValueError(f"label {int(labels.max())} is outside 0..{num_classes - 1}")
+    return F.one_hot(labels.clamp(max=num_classes - 1), num_classes).float()
+
+
 def test_one_hot(checker_line) -> None:
+    checker_line.fails(checks.ex00_one_hot, _one_hot_off_by_one, needles=("label 3",))
     checker_line.passes(checks.ex00_one_hot, _one_hot)
     checker_line.fails(checks.ex00_one_hot, lambda y, n: F.one_hot(y, n), needles=("float32",))
     checker_line.fails(
-        checks.ex00_one_hot, lambda y, n: F.one_hot(y.clamp(0, n - 1), n).float(), needles=("5",)
+        checks.ex00_one_hot,
+        lambda y, n: F.one_hot(y.clamp(0, n - 1), n).float(),
+        needles=("label 3",),
     )

@@ -104,6 +104,16 @@ def test_cross_entropy(checker_line) -> None:
     checker_line.fails(checks.ex01_cross_entropy, _global_max_ce, needles=("own max", "keepdim"))
     checker_line.fails(
         checks.ex01_cross_entropy,
+        lambda z, y: -torch.log(torch.softmax(z, 1)[torch.arange(len(y)), y]).mean(),
+        needles=("log(0) = -inf", "analytically"),
+    )
+    checker_line.fails(
+        checks.ex01_cross_entropy,
+        lambda z, y: losses.cross_entropy(z, y).float(),
+        needles=("dtype changed",),
+    )
+    checker_line.fails(
+        checks.ex01_cross_entropy,
         lambda z, y: losses.cross_entropy(torch.softmax(z, 1), y),
         needles=("softmax applied twice",),
     )

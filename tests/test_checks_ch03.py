@@ -96,8 +96,14 @@ def test_backward_without_topological_order_fails(checker_line):
 
 def test_backward_that_calls_the_engine_fails(checker_line):
     checker_line.fails(
-        checks.ex03_backward, lambda root: root.backward(), needles=("switched off", "_backward")
+        checks.ex03_backward,
+        lambda root: root.backward(),
+        needles=("switched off", "Value.backward"),
     )
+
+
+def test_mul_that_reuses_the_engine_fails(checker_line):
+    checker_line.fails(checks.ex03_mul, lambda a, b: a * b, needles=("Value.__mul__",))
 
 
 def test_backward_forgetting_root_grad_fails(checker_line):

@@ -157,3 +157,28 @@ def test_stub_is_not_done_yet(checker_line, check):
 def test_wrong_return_types_are_sentences(checker_line):
     checker_line.fails(checks.ex04_linear_backward, lambda d, x, W: d @ W, needles=("tuple",))
     checker_line.fails(checks.ex04_mlp_backward, lambda x, y, p: [1, 2], needles=("dict",))
+
+
+def test_one_hot_without_num_classes_is_named(checker_line):
+    def short_one_hot(logits, target):
+        onehot = torch.nn.functional.one_hot(target)  # only max(target) + 1 columns
+        return (torch.softmax(logits, 1) - onehot) / len(target)
+
+    checker_line.fails(checks.ex04_softmax_ce_backward, short_one_hot, needles=("num_classes",))
+
+
+def test_autograd_inside_a_hand_written_backward_fails(checker_line):
+    def via_autograd(dout, x, W):
+        x, W = x.clone().requires_grad_(), W.clone().requires_grad_()
+        b = torch.zeros(W.shape[0], dtype=W.dtype, requires_grad=True)
+        (x @ W.T + b).backward(dout)
+        return x.grad, W.grad, b.grad
+
+    checker_line.fails(checks.ex04_linear_backward, via_autograd, needles=("autograd is off",))
+
+
+def test_mlp_dtype_change_fails(checker_line):
+    def as_float32(x, y, params):
+        return {k: v.float() for k, v in mlp_backward(x, y, params).items()}
+
+    checker_line.fails(checks.ex04_mlp_backward, as_float32, needles=("dtype",))

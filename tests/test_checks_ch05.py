@@ -119,8 +119,27 @@ def test_adamw(checker_line):
     )
 
 
+def sgd_velocity(p, g, buf, lr, momentum, dampening=0.0, nesterov=False):
+    buf = lr * g if buf is None else momentum * buf + lr * g  # lr inside the buffer
+    return p - buf, buf
+
+
+def test_velocity_form_is_named(checker_line):
+    checker_line.fails(checks.ex05_sgd_momentum, sgd_velocity, needles=("velocity", "lr out"))
+
+
 def test_warmup_cosine(checker_line):
     checker_line.passes(checks.ex05_warmup_cosine, warmup_cosine)
+    checker_line.fails(
+        checks.ex05_warmup_cosine,
+        lambda s, b, w, t, m: b * (s + 1) / (w + 1) if s < w else warmup_cosine(s, b, w, t, m),
+        needles=("during warmup",),
+    )
+    checker_line.fails(
+        checks.ex05_warmup_cosine,
+        lambda *a: torch.tensor(warmup_cosine(*a)),
+        needles=("return a Python float",),
+    )
     checker_line.fails(
         checks.ex05_warmup_cosine, warmup_from_zero, needles=("step 0", "(step + 1)")
     )
@@ -129,6 +148,7 @@ def test_warmup_cosine(checker_line):
 
 def test_first_step(checker_line):
     checker_line.passes(checks.ex05_first_step, (0.01, 0.0316))
+    checker_line.passes(checks.ex05_first_step, (0.010, 0.032))  # two significant digits
     checker_line.fails(checks.ex05_first_step, None, needles=("no answer yet",))
     checker_line.fails(checks.ex05_first_step, (1e-5, 0.0316), needles=("SGD step",))
     checker_line.fails(checks.ex05_first_step, (0.01, 0.001), needles=("forgets v",))

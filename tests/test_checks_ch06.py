@@ -77,6 +77,42 @@ def test_kaiming(checker_line):
     )
 
 
+def kaiming_uniform(w):
+    bound = math.sqrt(6 / w.shape[1])  # the right std, the wrong distribution
+    return w.uniform_(-bound, bound)
+
+
+def kaiming_signs(w):
+    std = math.sqrt(2 / w.shape[1])
+    return w.copy_(torch.where(torch.rand_like(w) < 0.5, -std, std))
+
+
+def kaiming_truncated(w):
+    std = math.sqrt(2 / w.shape[1])
+    return torch.nn.init.trunc_normal_(w, std=std, a=-2 * std, b=2 * std)
+
+
+def kaiming_no_return(w):
+    kaiming_ok(w)
+
+
+def test_kaiming_distribution_and_return(checker_line):
+    checker_line.passes(checks.ex06_kaiming, torch.nn.init.kaiming_normal_)
+    checker_line.passes(checks.ex06_kaiming, lambda w: kaiming_ok(w.data))
+    for wrong in (kaiming_uniform, kaiming_signs):
+        checker_line.fails(
+            checks.ex06_kaiming, wrong, needles=("normal distribution, not uniform",)
+        )
+    line = checker_line.fails(
+        checks.ex06_kaiming, kaiming_truncated, needles=("normal distribution",)
+    )
+    assert "Xavier" not in line, line
+    checker_line.fails(checks.ex06_kaiming, kaiming_no_return, needles=("return w as well",))
+    checker_line.fails(
+        checks.ex06_kaiming, lambda w: kaiming_ok(w).clone(), needles=("different tensor",)
+    )
+
+
 def dropout_ok(x, p, training):
     if not training or p == 0:
         return x
@@ -99,6 +135,26 @@ def test_dropout(checker_line):
     checker_line.fails(checks.ex06_dropout, nan_at_one, needles=("p=1.0",))
 
 
+def dropout_reseeded(x, p, training):
+    torch.manual_seed(0)
+    return dropout_ok(x, p, training)
+
+
+def dropout_in_place(x, p, training):
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return torch.zeros_like(x)
+    x[torch.rand_like(x) < p] = 0
+    x /= 1 - p
+    return x
+
+
+def test_dropout_new_mask_and_no_in_place(checker_line):
+    checker_line.fails(checks.ex06_dropout, dropout_reseeded, needles=("don't reseed", "new mask"))
+    checker_line.fails(checks.ex06_dropout, dropout_in_place, needles=("don't modify x in place",))
+
+
 def batchnorm_ok(x, gamma, beta, eps):
     return (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=False) + eps) * gamma + beta
 
@@ -113,6 +169,39 @@ def test_batchnorm(checker_line):
     )
     checker_line.fails(checks.ex06_batchnorm, layer, needles=("LayerNorm",))
     checker_line.not_done(checks.ex06_batchnorm)
+
+
+def batchnorm_eps_outside(x, gamma, beta, eps):
+    return (x - x.mean(0)) / (x.std(0, unbiased=False) + eps) * gamma + beta
+
+
+def batchnorm_fixed_eps(x, gamma, beta, eps):
+    return batchnorm_ok(x, gamma, beta, 1e-5)
+
+
+def batchnorm_no_eps(x, gamma, beta, eps):
+    return (x - x.mean(0)) / x.std(0, unbiased=False) * gamma + beta
+
+
+def batchnorm_in_place(x, gamma, beta, eps):
+    x -= x.mean(0)
+    x /= torch.sqrt(x.var(0, unbiased=False) + eps)
+    return x * gamma + beta
+
+
+def test_batchnorm_eps_in_place_dtype(checker_line):
+    checker_line.fails(checks.ex06_batchnorm, batchnorm_eps_outside, needles=("inside the square",))
+    checker_line.fails(checks.ex06_batchnorm, batchnorm_fixed_eps, needles=("eps argument",))
+    checker_line.fails(checks.ex06_batchnorm, batchnorm_no_eps, needles=("divides 0 by 0",))
+    checker_line.fails(
+        checks.ex06_batchnorm, batchnorm_in_place, needles=("don't modify x in place",)
+    )
+    line = checker_line.fails(
+        checks.ex06_batchnorm,
+        lambda x, g, b, eps: batchnorm_ok(x, g, b, eps).float(),
+        needles=("float64", "keep the input dtype"),
+    )
+    assert "could not check" not in line, line
 
 
 def early_stop_ok(losses, patience):
@@ -144,10 +233,54 @@ def early_stop_late(losses, patience):
     return min(stop + 1, len(losses) - 1), best
 
 
+def early_stop_no_reset(losses, patience):
+    best, best_i, bad = math.inf, -1, 0
+    for i, v in enumerate(losses):
+        if v < best:
+            best, best_i = v, i  # the count of bad epochs is never reset
+        else:
+            bad += 1
+            if bad >= patience:
+                return i, best_i
+    return len(losses) - 1, best_i
+
+
+def early_stop_vs_previous(losses, patience):
+    best, best_i, bad, prev = math.inf, -1, 0, math.inf
+    for i, v in enumerate(losses):
+        if v < best:
+            best, best_i = v, i
+        bad = 0 if v < prev else bad + 1
+        prev = v
+        if bad >= patience:
+            return i, best_i
+    return len(losses) - 1, best_i
+
+
+def early_stop_early(losses, patience):
+    stop, best = early_stop_ok(losses, patience)
+    return max(stop - 1, 0), best
+
+
 def test_early_stop(checker_line):
     checker_line.passes(checks.ex06_early_stop, early_stop_ok)
     checker_line.fails(checks.ex06_early_stop, early_stop_le, needles=("use <, not <=",))
     checker_line.fails(checks.ex06_early_stop, early_stop_late, needles=("off by one",))
+    checker_line.fails(checks.ex06_early_stop, early_stop_early, needles=("off by one",))
+    checker_line.fails(
+        checks.ex06_early_stop,
+        early_stop_no_reset,
+        needles=("0.95, 0.8, 0.85", "reset the count", "in a row"),
+    )
+    line = checker_line.fails(
+        checks.ex06_early_stop,
+        early_stop_vs_previous,
+        needles=("compare with the best loss so far, not the previous epoch",),
+    )
+    assert "off by one" not in line, line
+    checker_line.fails(
+        checks.ex06_early_stop, lambda losses, patience: None, needles=("pair of epoch numbers",)
+    )
 
 
 def test_not_done_is_a_sentence(checker_line):
@@ -164,6 +297,11 @@ def test_not_done_is_a_sentence(checker_line):
     "answer,fragment",
     [
         ({"A": "overfit", "B": "underfit", "C": "good"}, PASS),
+        ({"A": "overfitting", "B": "Under-fits", "C": " Good "}, PASS),
+        ({"A": "over-fitting", "B": "underfitted", "C": "good"}, PASS),
+        ({"A": "Overfits", "B": "under fitting", "C": "good"}, PASS),
+        ({"A": "overfits", "B": "memorizes", "C": "good"}, "one of the words"),
+        ({"A": "underfitting", "B": "overfit", "C": "good"}, "memorizes"),
         (None, "no answer yet"),
         ({"A": "underfit", "B": "overfit", "C": "good"}, "memorizes"),
         ({"A": "overfit"}, "keys A, B, C"),

@@ -93,8 +93,26 @@ class UnusedPool(FixedCNN):
         self.extra_pool = nn.MaxPool2d(2)
 
 
+class HeadFirst(FixedCNN):  # the same network with fc2 registered before fc1
+    def __init__(self):
+        nn.Module.__init__(self)
+        self.fc2 = nn.Linear(128, 10)
+        self.fc1 = nn.Linear(8 * 8 * 64, 128)
+        self.conv1 = nn.Conv2d(3, 32, 3, padding=1)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.pool = nn.MaxPool2d(2)
+
+
+class UnusedConv(FixedCNN):
+    def __init__(self):
+        super().__init__()
+        self.conv3 = nn.Conv2d(64, 64, 3)
+
+
 def test_fix_cnn(checker_line):
     checker_line.passes(checks.ex07_fix_cnn, FixedCNN)
+    checker_line.passes(checks.ex07_fix_cnn, HeadFirst)
+    checker_line.fails(checks.ex07_fix_cnn, UnusedConv, needles=("Conv2d defined but never",))
     checker_line.fails(checks.ex07_fix_cnn, SourceCNN, needles=("raised RuntimeError",))
     checker_line.fails(checks.ex07_fix_cnn, UnusedPool, needles=("never called",))
     checker_line.not_done(checks.ex07_fix_cnn)
@@ -108,7 +126,9 @@ def freeze_ok(model):
 def test_freeze(checker_line):
     checker_line.passes(checks.ex07_freeze, freeze_ok)
     checker_line.fails(
-        checks.ex07_freeze, lambda m: m.features.eval(), needles=("does not freeze",)
+        checks.ex07_freeze,
+        lambda m: m.features.eval(),
+        needles=("nothing in this model was frozen",),
     )
     checker_line.fails(
         checks.ex07_freeze,
@@ -116,3 +136,30 @@ def test_freeze(checker_line):
         needles=("head too",),
     )
     checker_line.not_done(checks.ex07_freeze)
+
+
+def test_review_findings(checker_line):
+    # max over windows via .max(dim) without .values
+    def pool_pair(x, k, s):
+        return x.unfold(2, k, s).unfold(3, k, s).flatten(-2).max(dim=-1)
+
+    checker_line.fails(checks.ex07_max_pool, pool_pair, needles=(".values",))
+    # a float32 result for float64 input is a dtype sentence, not "could not check"
+    checker_line.fails(
+        checks.ex07_conv2d,
+        lambda x, w, b, s, p: F.conv2d(x.float(), w.float(), b.float(), s, p),
+        needles=("dtype",),
+    )
+
+    # mutating the input cannot hide a wrong answer
+    def clamp_then_pool(x, k, s):
+        x.clamp_(min=0)
+        return F.max_pool2d(x, k, s)
+
+    checker_line.fails(checks.ex07_max_pool, clamp_then_pool, needles=("below 0",))
+    # dilation*kernel is not the dilated span
+    checker_line.fails(
+        checks.ex07_conv_output_size,
+        lambda n, k, s, p, d: (n + 2 * p - d * k) // s + 1,
+        needles=("dilated",),
+    )

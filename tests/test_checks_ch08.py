@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -65,12 +66,32 @@ class BagZeroPad(Bag):
         return self.fc(masked_mean(self.embedding(ids), ids != 0))
 
 
+class BagNoBias(Bag):
+    def __init__(self, vocab_size, embed_dim, num_classes, pad_id=0):
+        super().__init__(vocab_size, embed_dim, num_classes, pad_id)
+        self.fc = nn.Linear(embed_dim, num_classes, bias=False)
+
+
+class BagPaddingIdx(Bag):
+    """Sums every position, trusting padding_idx to keep the padding row at zero."""
+
+    def __init__(self, vocab_size, embed_dim, num_classes, pad_id=0):
+        super().__init__(vocab_size, embed_dim, num_classes, pad_id)
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
+
+    def forward(self, ids):
+        n = (ids != self.pad_id).sum(1, keepdim=True).clamp(min=1)
+        return self.fc(self.embedding(ids).sum(1) / n)
+
+
 # ---- passing ------------------------------------------------------------------------------
 def test_references_pass(checker_line) -> None:
     references = [
         (checks.ex08_build_vocab, build_vocab),
         (checks.ex08_build_vocab, lambda lists, k: Vocabulary.build(lists, k)),
         (checks.ex08_encode, encode),
+        (checks.ex08_encode, lambda toks, stoi: np.array(encode(toks, stoi), dtype=np.int64)),
+        (checks.ex08_encode, lambda toks, stoi: torch.tensor(encode(toks, stoi), dtype=torch.long)),
         (checks.ex08_pad_batch, pad),
         (checks.ex08_pad_batch, pad_batch),
         (checks.ex08_masked_mean, masked_mean),
@@ -137,6 +158,20 @@ def test_encode_mistakes(checker_line) -> None:
         lambda toks, stoi: [stoi.get(t, 1) for t in toks],
         needles=("hard-code",),
     )
+    checker_line.fails(checks.ex08_encode, lambda toks, stoi: None, needles=("return",))
+    checker_line.fails(
+        checks.ex08_encode,
+        lambda toks, stoi: [stoi[t] for t in toks if t in stoi],
+        needles=("don't drop it",),
+    )
+    checker_line.fails(
+        checks.ex08_encode,
+        lambda toks, stoi: [float(i) for i in encode(toks, stoi)],
+        needles=("list of ints",),
+    )
+    checker_line.fails(
+        checks.ex08_encode, lambda toks, stoi: encode(toks, stoi)[::-1], needles=("in order",)
+    )
 
 
 def test_pad_mistakes(checker_line) -> None:
@@ -156,6 +191,11 @@ def test_pad_mistakes(checker_line) -> None:
     )
     checker_line.fails(
         checks.ex08_pad_batch, lambda s, p: (pad(s, p)[0].float(), pad(s, p)[1]), needles=("int64",)
+    )
+    checker_line.fails(
+        checks.ex08_pad_batch,
+        lambda s, p: (pad(s, p)[0].tolist(), pad(s, p)[1]),
+        needles=("return two tensors",),
     )
     checker_line.fails(
         checks.ex08_pad_batch,
@@ -191,11 +231,19 @@ def test_bag_mistakes(checker_line) -> None:
     )
     checker_line.fails(checks.ex08_bag_classifier, BagZeroPad, needles=("pad_id you were given",))
     checker_line.fails(checks.ex08_bag_classifier, lambda *a: "model", needles=("nn.Module",))
+    checker_line.fails(checks.ex08_bag_classifier, BagNoBias, needles=("keep the bias",))
+    checker_line.fails(
+        checks.ex08_bag_classifier, BagPaddingIdx, needles=("don't rely on padding_idx",)
+    )
 
 
 def test_value_mistakes(checker_line) -> None:
     checker_line.fails(checks.ex08_param_count, 32160, needles=("biases",))
     checker_line.fails(checks.ex08_param_count, 165, needles=("embedding table",))
     checker_line.fails(checks.ex08_param_count, "many", needles=("number",))
+    checker_line.fails(checks.ex08_param_count, 999 * 32 + 165, needles=("padding row",))
+    checker_line.fails(checks.ex08_param_count, 998 * 32 + 165, needles=("'<unk>'",))
+    checker_line.fails(checks.ex08_param_count, 32165.9, needles=("whole number",))
+    checker_line.passes(checks.ex08_param_count, 32165.0)
     checker_line.fails(checks.ex08_word_order, False, needles=("order",))
     checker_line.fails(checks.ex08_word_order, "yes", needles=("True or False",))

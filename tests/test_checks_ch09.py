@@ -11,8 +11,8 @@ from course_lib import checks
 
 
 # ---- attention ------------------------------------------------------------------------------
-def attention(q, k, v, mask=None):
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+def attention(q, k, v, mask=None, scale_dim=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(scale_dim or q.shape[-1])
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     w = torch.softmax(scores, dim=-1)
@@ -47,12 +47,27 @@ def attention_naive_softmax(q, k, v, mask=None):
     return w @ v, w
 
 
+def attention_scale_by_dv(q, k, v, mask=None):
+    return attention(q, k, v, mask, scale_dim=v.shape[-1])
+
+
+def attention_float_weights(q, k, v, mask=None):
+    out, w = attention(q, k, v, mask)
+    return out, w.float()
+
+
 def test_attention(checker_line):
     checker_line.passes(checks.ex09_attention, attention)
     checker_line.fails(checks.ex09_attention, attention_no_scale, needles=("sqrt(d_k)",))
     checker_line.fails(checks.ex09_attention, attention_mask_after, needles=("BEFORE the softmax",))
     checker_line.fails(checks.ex09_attention, attention_inverted, needles=("MAY attend",))
     checker_line.fails(checks.ex09_attention, attention_naive_softmax, needles=("large scores",))
+    checker_line.fails(
+        checks.ex09_attention, attention_scale_by_dv, needles=("d_v != d_k", "queries and keys")
+    )
+    checker_line.fails(
+        checks.ex09_attention, attention_float_weights, needles=("float64 inputs: weights", "dtype")
+    )
     checker_line.fails(
         checks.ex09_attention, lambda q, k, v, m=None: attention(q, k, v, m)[0], needles=("pair",)
     )
@@ -154,6 +169,11 @@ def test_sinusoidal(checker_line):
     checker_line.fails(checks.ex09_sinusoidal, sinusoidal_wrong_freq, needles=("frequencies",))
     checker_line.fails(
         checks.ex09_sinusoidal, sinusoidal_positive_exponent, needles=("frequencies",)
+    )
+    checker_line.fails(
+        checks.ex09_sinusoidal,
+        lambda n, d: sinusoidal(n, d).double(),
+        needles=("float32, like the embeddings",),
     )
 
 

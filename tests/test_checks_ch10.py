@@ -57,6 +57,11 @@ def test_temperature(checker_line):
         lambda z, t: (z / t).exp() / (z / t).exp().sum(-1, keepdim=True),
         needles=("nan or inf",),
     )
+    checker_line.fails(
+        checks.ex10_temperature_probs,
+        lambda z, t: torch.softmax(z.float() / t, -1),
+        needles=("dtype",),
+    )
 
 
 # ---- the block ------------------------------------------------------------------------------
@@ -139,11 +144,64 @@ def generate_greedy(model, idx, max_new_tokens, temperature=1.0, top_k=None):
     return idx
 
 
+def generate_cropped(crop):
+    """The reference generate, but feeding the model ``crop(idx, block_size)``."""
+
+    @torch.no_grad()
+    def gen(model, idx, max_new_tokens, temperature=1.0, top_k=None):
+        for _ in range(max_new_tokens):
+            logits, _ = model(crop(idx, model.config.block_size))
+            logits = logits[:, -1, :] / temperature
+            if top_k is not None:
+                logits = top_k_filter(logits, top_k)
+            idx = torch.cat((idx, torch.multinomial(torch.softmax(logits, -1), 1)), dim=1)
+        return idx
+
+    return gen
+
+
+@torch.no_grad()
+def generate_no_top_k(model, idx, max_new_tokens, temperature=1.0, top_k=None):
+    for _ in range(max_new_tokens):
+        logits, _ = model(idx[:, -model.config.block_size :])
+        probs = torch.softmax(logits[:, -1, :] / temperature, -1)
+        idx = torch.cat((idx, torch.multinomial(probs, 1)), dim=1)
+    return idx
+
+
+@torch.no_grad()
+def generate_first_position(model, idx, max_new_tokens, temperature=1.0, top_k=None):
+    for _ in range(max_new_tokens):
+        logits, _ = model(idx[:, -model.config.block_size :])
+        logits = top_k_filter(logits[:, 0, :] / temperature, top_k) if top_k else logits[:, 0]
+        idx = torch.cat((idx, torch.multinomial(torch.softmax(logits, -1), 1)), dim=1)
+    return idx
+
+
+@pytest.mark.parametrize(
+    ("crop", "needle"),
+    [
+        (lambda idx, bs: idx[:, -(bs - 1) :], "too short"),
+        (lambda idx, bs: idx[:, -4:], "too short"),
+        (lambda idx, bs: idx[:, -1:], "too short"),
+        (lambda idx, bs: idx[:, :bs], "first tokens"),
+        (lambda idx, bs: idx, "too long"),
+    ],
+)
+def test_generate_wrong_crop(checker_line, crop, needle):
+    line = checker_line.fails(
+        checks.ex10_generate, generate_cropped(crop), needles=("idx[:, -block_size:]", needle)
+    )
+    assert "k+1" not in line and "top_k=1 for 20 tokens" in line, line
+
+
 def test_generate(checker_line):
     checker_line.passes(checks.ex10_generate, generate)
     checker_line.fails(checks.ex10_generate, generate_no_crop, needles=("block_size",))
     checker_line.fails(checks.ex10_generate, generate_k_plus_one, needles=("k+1 tokens",))
     checker_line.fails(checks.ex10_generate, generate_greedy, needles=("multinomial",))
+    checker_line.fails(checks.ex10_generate, generate_no_top_k, needles=("apply top-k filtering",))
+    checker_line.fails(checks.ex10_generate, generate_first_position, needles=("LAST position",))
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,14 @@ from torch import nn
 
 from course_lib import checks
 from course_lib.attention import sinusoidal_encoding
-from course_lib.encoder_decoder import beam_search_step, causal_mask, padding_mask, shift_targets
+from course_lib.encoder_decoder import (
+    Seq2SeqConfig,
+    Seq2SeqTransformer,
+    beam_search_step,
+    causal_mask,
+    padding_mask,
+    shift_targets,
+)
 
 PAD, BOS, EOS = 0, 1, 2
 
@@ -38,6 +45,11 @@ def test_shift_targets(checker_line) -> None:
     checker_line.fails(checks.ex11_shift_targets, lambda t: t[:, :-1], needles=("pair",))
     checker_line.fails(
         checks.ex11_shift_targets, lambda t: (t[:, :-1], t[:, :-1]), needles=("labels",)
+    )
+    checker_line.fails(
+        checks.ex11_shift_targets,
+        lambda t: (t[:, :-1], t[:, 1:].float()),
+        needles=("labels dtype", "int64"),
     )
 
 
@@ -74,19 +86,25 @@ def test_predict_decoder_mask(checker_line) -> None:
 # ----------------------------------------------------------------------------- greedy decoding
 
 
-def greedy_reference(model, src: torch.Tensor, max_len: int) -> torch.Tensor:  # noqa: ANN001
+def greedy_reference(  # noqa: ANN201
+    model,  # noqa: ANN001
+    src: torch.Tensor,
+    max_len: int,
+    stop_any: bool = False,
+    use_src_mask: bool = True,
+):
     cfg = model.config
     memory, src_mask = model.encode(src)
     ys = torch.full((src.shape[0], 1), cfg.bos_id, dtype=torch.long)
     finished = torch.zeros(src.shape[0], dtype=torch.bool)
     for _ in range(max_len):
-        logits, _ = model.decode(ys, memory, src_mask)
+        logits, _ = model.decode(ys, memory, src_mask if use_src_mask else None)
         last = logits[:, -1].clone()
         last[:, [cfg.pad_id, cfg.bos_id]] = -math.inf
         token = torch.where(finished, cfg.pad_id, last.argmax(-1))
         ys = torch.cat([ys, token[:, None]], dim=1)
         finished |= token == cfg.eos_id
-        if finished.all():
+        if finished.any() if stop_any else finished.all():
             break
     return ys[:, 1:]
 
@@ -141,6 +159,8 @@ def test_greedy_decode(checker_line) -> None:
         "ys[:, 1:]": lambda m, s, n: torch.cat(
             [torch.full((s.shape[0], 1), BOS), greedy_reference(m, s, n)], 1
         ),
+        "finished.all()": lambda m, s, n: greedy_reference(m, s, n, stop_any=True),
+        "src_mask": lambda m, s, n: greedy_reference(m, s, n, use_src_mask=False),
     }
     for hint, fn in cases.items():
         checker_line.fails(checks.ex11_greedy_decode, fn, needles=(hint,))
@@ -148,8 +168,6 @@ def test_greedy_decode(checker_line) -> None:
 
 def test_greedy_real_model_case_covers_eos() -> None:
     """The random model in the checker stops some rows early, so stopping is really tested."""
-    from course_lib.encoder_decoder import Seq2SeqConfig, Seq2SeqTransformer
-
     cfg = Seq2SeqConfig(vocab_size=12, max_src_len=8, max_tgt_len=8, d_model=32, n_heads=2,
                         n_enc_layers=1, n_dec_layers=1, d_ff=64, dropout=0.0)  # fmt: skip
     torch.manual_seed(3)
@@ -183,11 +201,21 @@ def test_beam_search_step(checker_line) -> None:
         new, beam, tok = beam_search_step(scores.float(), logp.float(), k)
         return new, beam, tok
 
+    def float_beam(scores, logp, k):  # noqa: ANN001, ANN202
+        new, beam, tok = beam_search_step(scores, logp, k)
+        return new, beam.float(), tok
+
+    def float_token(scores, logp, k):  # noqa: ANN001, ANN202
+        new, beam, tok = beam_search_step(scores, logp, k)
+        return new, beam, tok.double()
+
     for hint, fn in {
         "scores so far": ignore_scores,
         "swapped": swapped,
         "flatten": per_beam,
         "dtype": as_float32,
+        "(beam dtype)": float_beam,
+        "(token dtype)": float_token,
     }.items():
         checker_line.fails(checks.ex11_beam_search_step, fn, needles=(hint,))
 
@@ -199,7 +227,8 @@ class Fixed(nn.Module):
     """The reference answer: batch_first, positions, causal mask, shifted targets, padding masks."""
 
     def __init__(self, vocab_size, d_model=32, n_heads=4, n_layers=1, max_len=32, pad_id=0,  # noqa: ANN001
-                 batch_first=True, positions=True, causal=True, shift=True, pad_masks=True) -> None:  # fmt: skip
+                 batch_first=True, positions=True, causal=True, shift=True, pad_masks=True,
+                 ignore_pad=True, course_masks=False) -> None:  # fmt: skip
         super().__init__()
         self.pad_id, self.causal, self.shift, self.pad_masks, self.positions = (
             pad_id,
@@ -210,7 +239,7 @@ class Fixed(nn.Module):
         )
         self.embed = nn.Embedding(vocab_size, d_model)
         self.register_buffer("pos", sinusoidal_encoding(max_len, d_model))
-        self.batch_first = batch_first
+        self.batch_first, self.ignore_pad, self.course_masks = batch_first, ignore_pad, course_masks
         self.transformer = nn.Transformer(
             d_model, n_heads, n_layers, n_layers, 2 * d_model, 0.0, batch_first=batch_first
         )
@@ -225,11 +254,17 @@ class Fixed(nn.Module):
         T = dec_in.shape[1]
         mask = nn.Transformer.generate_square_subsequent_mask(T) if self.causal else None
         kpm = (src == self.pad_id) if self.pad_masks else None
+        if self.course_masks == "causal":  # this course's convention, True = may attend
+            mask = causal_mask(T)
+        elif self.course_masks == "padding":
+            kpm = padding_mask(src, self.pad_id)
         h = self.transformer(self.emb(src), self.emb(dec_in), tgt_mask=mask, src_key_padding_mask=kpm,
                              memory_key_padding_mask=kpm)  # fmt: skip
         logits = self.out(h)
         loss = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=self.pad_id
+            logits.reshape(-1, logits.shape[-1]),
+            labels.reshape(-1),
+            ignore_index=self.pad_id if self.ignore_pad else -100,
         )
         return logits, loss
 
@@ -243,6 +278,9 @@ def test_fix_nn_transformer(checker_line) -> None:
         "causal": dict(causal=False),
         "shift": dict(shift=False),
         "padding_mask": dict(pad_masks=False),
+        "ignore_index=pad_id": dict(ignore_pad=False),
+        "~causal_mask(T)": dict(course_masks="causal"),
+        "True = BLOCKED": dict(course_masks="padding"),
     }
     for hint, flags in wrong.items():
 

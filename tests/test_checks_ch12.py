@@ -81,6 +81,10 @@ def test_loss_scale(capsys) -> None:
     _fails(capsys, checks.ex12_loss_scale, (True, 131072.0), "shrinks")
     _fails(capsys, checks.ex12_loss_scale, (True, 16384.0), "0.5")
     _fails(capsys, checks.ex12_loss_scale, "halve", "pair")
+    _fails(capsys, checks.ex12_loss_scale, (1, 32768.0), "should be a bool", "Python bool True")
+    _fails(capsys, checks.ex12_loss_scale, (torch.tensor(True), 32768.0), "torch.Tensor")
+    _fails(capsys, checks.ex12_loss_scale, ("True", 32768.0), "without quotes")
+    _fails(capsys, checks.ex12_loss_scale, (True, "32768"), "without quotes")
 
 
 # ---- attention memory -----------------------------------------------------------------------
@@ -141,6 +145,23 @@ def test_distill_loss(capsys) -> None:
     _fails(capsys, checks.ex12_distill_loss, reversed_kl, "TEACHER")
     _fails(capsys, checks.ex12_distill_loss, swapped_alpha, "alpha multiplies")
     _fails(capsys, checks.ex12_distill_loss, unsoftened_teacher, "alpha * T^2")
+
+    def naive_softmax(s, t, y, T, a):  # no max subtraction: exp overflows for large logits
+        V = s.shape[-1]
+        es, et = (s.reshape(-1, V) / T).exp(), (t.reshape(-1, V) / T).exp()
+        ps, pt = es / es.sum(-1, keepdim=True), et / et.sum(-1, keepdim=True)
+        kl = (pt * (pt.log() - ps.log())).sum(-1).mean()
+        return a * T * T * kl + (1 - a) * F.cross_entropy(s.reshape(-1, V), y.reshape(-1))
+
+    line = _fails(capsys, checks.ex12_distill_loss, naive_softmax, "so exp never overflows")
+    assert "large logits" in line
+
+    def kl_div_batchmean(s, t, y, T, a):  # another right answer, computed differently
+        ls, lt, ce = _kl_parts(s, t, y, T)
+        kl = F.kl_div(ls, lt, log_target=True, reduction="batchmean")
+        return a * T * T * kl + (1 - a) * ce
+
+    _passes(capsys, checks.ex12_distill_loss, kl_div_batchmean)
     _fails(
         capsys,
         checks.ex12_distill_loss,

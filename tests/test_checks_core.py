@@ -33,7 +33,30 @@ def test_wrong_shape_and_type(capsys) -> None:
     ex99_double(lambda x: (x * 2)[None])
     assert "expected shape (3,), got (1, 3)" in capsys.readouterr().out
     ex99_double(lambda x: (x * 2).tolist())
-    assert "expected a torch.Tensor, got list" in capsys.readouterr().out
+    assert "expected a torch.Tensor, got a list of 3 items (float" in capsys.readouterr().out
+    ex99_double(lambda x: (x * 2)[:, None].max(dim=1))
+    assert "take its .values" in capsys.readouterr().out
+
+
+def test_multiline_error_stays_one_line(capsys) -> None:
+    def noisy(x):
+        raise RuntimeError("first line\nsecond line\n\nthird")
+
+    ex99_double(noisy)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "first line second line third" in out
+
+
+@checker
+def ex99_rate(c: Check, fn) -> str:
+    c.close(c.call(fn, case="a rate"), 1e-3, case="a rate", rtol=1e-9, atol=0)
+    return "1 case"
+
+
+def test_float32_tensor_for_a_float_says_so(capsys) -> None:
+    ex99_rate(lambda: torch.tensor(1e-3))
+    out = capsys.readouterr().out
+    assert "expected 0.001, got 0.0010000000475" in out and "return a Python float" in out
 
 
 def test_not_implemented_is_a_sentence(capsys) -> None:

@@ -58,6 +58,11 @@ class CheckResult:
 def _describe(x: Any) -> str:
     if isinstance(x, torch.Tensor):
         return f"a tensor of shape {tuple(x.shape)} and dtype {x.dtype}"
+    if type(x).__module__ == "torch.return_types":  # what .max(dim) / .min(dim) / .sort() give
+        return f"the pair (values, indices) that .{type(x).__name__}(dim=...) returns; take its .values"
+    if isinstance(x, (tuple, list)) and x and not all(isinstance(v, torch.Tensor) for v in x):
+        kinds = ", ".join(type(v).__name__ for v in x[:4]) + (", ..." if len(x) > 4 else "")
+        return f"a {type(x).__name__} of {len(x)} items ({kinds})"
     return f"{type(x).__name__} {x!r}"[:120]
 
 
@@ -68,8 +73,15 @@ class Check:
         self.name = name
         self.cases = 0
 
-    def call(self, fn: Callable[..., Any], *args: Any, case: str, **kwargs: Any) -> Any:
-        """Call the learner's ``fn``; turn anything it raises into a failed case."""
+    def call(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        case: str,
+        error_hint: str = "run the cell above on this case and read the error",
+        **kwargs: Any,
+    ) -> Any:
+        """Call the learner's ``fn``; turn anything it raises into a failed case (``error_hint``)."""
         if not callable(fn):
             raise CaseFailed(
                 case,
@@ -82,9 +94,7 @@ class Check:
             raise _NotDone() from None
         except Exception as e:  # the learner's error, reported as a sentence
             raise CaseFailed(
-                case,
-                f"your code raised {type(e).__name__}: {e}",
-                "run the cell above on this case and read the error",
+                case, f"your code raised {type(e).__name__}: {e}", error_hint
             ) from None
 
     def raises(
@@ -123,6 +133,7 @@ class Check:
         hint: str = "",
         known_wrong: dict[float, str] | None = None,
         rel: float = 2e-3,
+        abs_tol: float = 1e-4,
     ) -> float:
         """A learner's numeric answer as a float, compared with ``want`` when given.
 
@@ -132,6 +143,8 @@ class Check:
         self.cases += 1
         if answer is None or answer is ...:
             raise CaseFailed(case, "no answer yet", hint or "set `answer = ...` to a number")
+        if isinstance(answer, (str, bytes)):
+            raise CaseFailed(case, f"expected a number, got the string {answer!r}"[:120], hint)
         try:
             value = float(answer)
         except (TypeError, ValueError):
@@ -139,9 +152,9 @@ class Check:
         if math.isnan(value):
             raise CaseFailed(case, "your answer is nan", hint)
         for wrong, wrong_hint in (known_wrong or {}).items():
-            if math.isclose(value, wrong, rel_tol=rel, abs_tol=1e-4):
+            if math.isclose(value, wrong, rel_tol=rel, abs_tol=abs_tol):
                 raise CaseFailed(case, f"got {value:g}", wrong_hint)
-        if want is not None and not math.isclose(value, want, rel_tol=rel, abs_tol=1e-4):
+        if want is not None and not math.isclose(value, want, rel_tol=rel, abs_tol=abs_tol):
             raise CaseFailed(case, f"got {value:g}", hint)
         return value
 
@@ -186,7 +199,11 @@ class Check:
         except (TypeError, ValueError):
             raise CaseFailed(case, f"expected a number, got {_describe(got)}", hint) from None
         if not math.isclose(g, w, abs_tol=atol, rel_tol=rtol):
-            raise CaseFailed(case, f"expected {w:.6g}, got {g:.6g}", hint)
+            digits = 6 if f"{w:.6g}" != f"{g:.6g}" else 12  # show where they differ
+            problem = f"expected {w:.{digits}g}, got {g:.{digits}g}"
+            if isinstance(got, torch.Tensor):
+                problem += f" (a {got.dtype} tensor: return a Python float, e.g. float(...))"
+            raise CaseFailed(case, problem, hint)
 
     def equal(self, got: Any, want: Any, *, case: str, hint: str = "") -> None:
         """Fail unless ``got == want`` (for shapes, strings, small answers)."""
@@ -197,6 +214,7 @@ class Check:
 
 def report(name: str, passed: bool, message: str) -> CheckResult:
     """Print the checker's one line and return its result."""
+    message = " ".join(message.split())  # one line, even when a learner's error spans several
     print(message)
     return CheckResult(name, passed, message)
 

@@ -93,13 +93,16 @@ def ex00_normalize_rows(c: Check, fn: Any) -> str:
     }
     for case, x in cases.items():
         got = c.call(fn, x.clone(), case=case)
-        c.close(
-            got,
-            x / x.sum(dim=1, keepdim=True),
-            case=case,
-            hint="x.sum(dim=1) has shape (N,), which broadcasts along the wrong axis: "
-            "use keepdim=True to get (N, 1)",
+        hint = (
+            "x.sum(dim=1) has shape (N,), which broadcasts along the wrong axis: "
+            "use keepdim=True to get (N, 1)"
         )
+        if isinstance(got, torch.Tensor) and got.shape == x.shape:
+            if torch.allclose(got, x / x.sum()):
+                hint = "that divides by the sum of the WHOLE matrix; each row needs its own sum (dim=1)"
+            elif torch.allclose(got, x / x.sum(dim=0, keepdim=True)):
+                hint = "dim=0 sums each column; rows are summed along dim=1"
+        c.close(got, x / x.sum(dim=1, keepdim=True), case=case, hint=hint)
     return "3 cases, including a square matrix where the broadcasting bug hides"
 
 
@@ -127,7 +130,11 @@ def ex00_one_hot(c: Check, fn: Any) -> str:
         case="an empty batch",
         hint="an empty batch gives shape (0, num_classes)",
     )
-    for bad, label in ((torch.tensor([0, 5]), "5"), (torch.tensor([0, -1]), "-1")):
+    for bad, label in (
+        (torch.tensor([0, 3]), "3"),  # == num_classes: the off-by-one of labels > num_classes
+        (torch.tensor([0, 5]), "5"),
+        (torch.tensor([0, -1]), "-1"),
+    ):
         c.raises(
             fn,
             bad,
@@ -138,4 +145,4 @@ def ex00_one_hot(c: Check, fn: Any) -> str:
             hint="valid labels are 0..num_classes-1 (negative ones too are invalid): raise "
             "ValueError naming the bad label",
         )
-    return "values, dtype, empty batch and an out-of-range label"
+    return "values, dtype, empty batch and out-of-range labels"

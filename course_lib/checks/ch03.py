@@ -88,7 +88,8 @@ def ex03_mul(c: Check, mul: Callable[[Value, Value], Value]) -> str:
     for name, build, values in cases:
         want_data, want_grads = _grads_after(build, values, _ref_mul)
         leaves = [Value(v) for v in values]
-        out = c.call(build, mul, *leaves, case=name)
+        with _engine_disabled("__mul__", "__rmul__"):
+            out = c.call(build, mul, *leaves, case=name)
         c.expect(
             isinstance(out, Value),
             case=name,
@@ -128,21 +129,26 @@ def _long_and_short(x: Value, y: Value) -> Value:
 
 
 @contextlib.contextmanager
-def _engine_backward_disabled() -> Iterator[None]:
-    """While the learner's ``backward`` runs, ``Value.backward`` (the answer itself) refuses to run."""
+def _engine_disabled(*names: str) -> Iterator[None]:
+    """While the learner's code runs, the engine's own ``Value.<name>`` (the answer itself) refuses."""
 
-    def refuse(self: Value) -> None:
-        raise RuntimeError(
-            "this exercise writes backward itself, so Value.backward is switched off while it is "
-            "checked: build the topological order and call each node's _backward"
-        )
+    def refuse(name: str) -> Callable[..., Any]:
+        def stub(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError(
+                f"this exercise writes that operation itself, so Value.{name} is switched off "
+                "while it is checked: build the node from .data and set its _backward"
+            )
 
-    saved = Value.backward
-    Value.backward = refuse  # type: ignore[method-assign]
+        return stub
+
+    saved = {name: getattr(Value, name) for name in names}
+    for name in names:
+        setattr(Value, name, refuse(name))
     try:
         yield
     finally:
-        Value.backward = saved  # type: ignore[method-assign]
+        for name, method in saved.items():
+            setattr(Value, name, method)
 
 
 @checker
@@ -159,7 +165,7 @@ def ex03_backward(c: Check, backward: Callable[[Value], None]) -> str:
         build(*ref_leaves).backward()
         leaves = [Value(v) for v in values]
         root = build(*leaves)
-        with _engine_backward_disabled():
+        with _engine_disabled("backward"):
             c.call(backward, root, case=name)
         c.close(
             root.grad,

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ._core import CaseFailed, Check, checker
+from ._core import CaseFailed, Check, _describe, checker
 
 __all__ = [
     "ex04_dot_product",
@@ -32,11 +32,22 @@ def _tensor_out(c: Check, got: Any, n: int, *, case: str, what: str) -> tuple[An
     c.expect(
         len(items) == n and all(isinstance(t, torch.Tensor) for t in items),
         case=case,
-        problem=f"expected {what}, got {type(got).__name__}"
-        + (f" of length {len(items)}" if isinstance(got, (tuple, list)) else ""),
+        problem=f"expected {what}, got {_describe(got)}",
         hint=f"return {what}",
     )
     return tuple(items)
+
+
+BY_HAND = (
+    "this exercise computes gradients by hand, so torch.autograd is off (torch.no_grad) while "
+    "it is checked: use the formulas, not .backward()"
+)
+
+
+def _by_hand(c: Check, fn: Callable[..., Any], *args: Any, case: str, hint: str = BY_HAND) -> Any:
+    """Call the learner's hand-written backward with autograd switched off."""
+    with torch.no_grad():
+        return c.call(fn, *args, case=case, error_hint=hint)
 
 
 def _is_close(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -58,7 +69,7 @@ def ex04_linear_backward(c: Check, linear_backward: Callable[..., Any]) -> str:
         dout = torch.randn(n, d_out, generator=g, dtype=dtype)
         xt, Wt, bt = (t.clone().requires_grad_() for t in (x, W, b))
         F.linear(xt, Wt, bt).backward(dout)
-        got = c.call(linear_backward, dout.clone(), x.clone(), W.clone(), case=name)
+        got = _by_hand(c, linear_backward, dout.clone(), x.clone(), W.clone(), case=name)
         dx, dW, db = _tensor_out(c, got, 3, case=name, what="a tuple (dx, dW, db) of tensors")
         for label, t in (("dx", dx), ("dW", dW), ("db", db)):
             c.expect(
@@ -101,7 +112,7 @@ def ex04_relu_backward(c: Check, relu_backward: Callable[..., Any]) -> str:
         dout = torch.randn(x.shape, generator=g, dtype=x.dtype)
         xt = x.clone().requires_grad_()
         torch.relu(xt).backward(dout)
-        got = c.call(relu_backward, dout.clone(), x.clone(), case=name)
+        got = _by_hand(c, relu_backward, dout.clone(), x.clone(), case=name)
         (dx,) = _tensor_out(c, got, 1, case=name, what="one tensor dx")
         c.expect(
             dx.dtype == x.dtype,
@@ -130,12 +141,25 @@ def ex04_softmax_ce_backward(c: Check, softmax_ce_backward: Callable[..., Any]) 
             torch.tensor([1, 2]),
         ),
         ("float64, N=1", torch.randn(1, 5, generator=g, dtype=F64), torch.tensor([4])),
+        (
+            "N=3, C=5, no example of the last class",
+            torch.randn(3, 5, generator=g),
+            torch.tensor([0, 2, 1]),
+        ),
     ]
     for name, logits, target in cases:
         lt = logits.clone().requires_grad_()
         F.cross_entropy(lt, target).backward()
         want = lt.grad
-        got = c.call(softmax_ce_backward, logits.clone(), target.clone(), case=name)
+        got = _by_hand(
+            c,
+            softmax_ce_backward,
+            logits.clone(),
+            target.clone(),
+            case=name,
+            hint="if you used F.one_hot(target), pass num_classes=logits.shape[1]: without it the "
+            "one-hot has only max(target) + 1 columns. Otherwise: " + BY_HAND,
+        )
         (d,) = _tensor_out(c, got, 1, case=name, what="one tensor dlogits of shape (N, C)")
         c.expect(
             d.shape == logits.shape,
@@ -189,8 +213,13 @@ def ex04_mlp_backward(c: Check, mlp_backward: Callable[..., Any]) -> str:
             "b2": torch.randn(classes, generator=g, dtype=dtype) * 0.1,
         }
         want = _mlp_reference(x, y, params)
-        got = c.call(
-            mlp_backward, x.clone(), y.clone(), {k: v.clone() for k, v in params.items()}, case=name
+        got = _by_hand(
+            c,
+            mlp_backward,
+            x.clone(),
+            y.clone(),
+            {k: v.clone() for k, v in params.items()},
+            case=name,
         )
         c.expect(
             isinstance(got, dict) and set(got) >= set(want),
@@ -205,6 +234,12 @@ def ex04_mlp_backward(c: Check, mlp_backward: Callable[..., Any]) -> str:
                 isinstance(t, torch.Tensor),
                 case=f"{name}: {key}",
                 problem=f"grads[{key!r}] is {type(t).__name__}, not a tensor",
+            )
+            c.expect(
+                t.dtype == dtype,
+                case=f"{name}: {key}",
+                problem=f"grads[{key!r}] has dtype {t.dtype}, the inputs {dtype}",
+                hint="compute with the input tensors; do not convert them",
             )
             hint = "go backward one layer at a time: softmax-CE, Linear 2, ReLU, Linear 1"
             if _is_close(t, want[key] * n):

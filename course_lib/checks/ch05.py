@@ -66,10 +66,10 @@ def _same(a: Any, b: torch.Tensor) -> bool:
 def ex05_sgd_momentum(c: Check, sgd_momentum_step: Callable[..., Any]) -> str:
     """``sgd_momentum_step(p, g, buf, lr, momentum, dampening=0.0, nesterov=False) -> (p, buf)``."""
     cases = [
-        ("momentum 0.9", dict(lr=0.1, momentum=0.9), torch.float32),
+        ("momentum 0.9", dict(lr=0.05, momentum=0.9), torch.float32),
         (
             "momentum 0.9 with dampening 0.5",
-            dict(lr=0.1, momentum=0.9, dampening=0.5),
+            dict(lr=0.03, momentum=0.9, dampening=0.5),
             torch.float32,
         ),
         ("Nesterov momentum 0.8", dict(lr=0.05, momentum=0.8, nesterov=True), torch.float32),
@@ -90,6 +90,14 @@ def ex05_sgd_momentum(c: Check, sgd_momentum_step: Callable[..., Any]) -> str:
             case = f"{name}, step {t}"
             if t == 1 and isinstance(new_buf, torch.Tensor):
                 g1 = grads[0]
+                if _same(new_buf, kw["lr"] * g1):
+                    raise CaseFailed(
+                        case,
+                        "the buffer holds lr * g (the 'velocity' form v = mu*v + lr*g; p -= v)",
+                        "with a constant lr that moves p the same way, but PyTorch keeps lr out "
+                        "of the buffer: buf = momentum*buf + (1-dampening)*g, then p -= lr*buf. "
+                        "Return that buf (it stays right when a schedule changes lr)",
+                    )
                 if _same(new_buf, (1 - d) * g1) and d != 0:
                     raise CaseFailed(
                         case,
@@ -243,7 +251,7 @@ def ex05_first_step(c: Check, answer: Any) -> str:
         with_bc,
         want_with,
         case="with bias correction",
-        rtol=1e-2,
+        rtol=2e-2,  # "two significant digits are enough"
         atol=0,
         hint="step 1: m_hat = g and v_hat = g^2, so the step is lr * g / (|g| + eps)",
     )
@@ -258,7 +266,7 @@ def ex05_first_step(c: Check, answer: Any) -> str:
         without,
         want_without,
         case="without bias correction",
-        rtol=1e-2,
+        rtol=2e-2,  # "two significant digits are enough"
         atol=0,
         hint="m = (1 - beta1) g, v = (1 - beta2) g^2; the step is lr * m / (sqrt(v) + eps)",
     )
@@ -344,7 +352,10 @@ def ex05_warmup_cosine(c: Check, warmup_cosine: Callable[..., Any]) -> str:
                 case=case,
                 atol=1e-12,
                 rtol=1e-9,
-                hint="after warmup: progress = (step - warmup)/(total - warmup); "
+                hint="during warmup (step < warmup_steps): lr = base_lr * (step + 1) / "
+                "warmup_steps, rising from base_lr / warmup_steps to base_lr"
+                if step < warm
+                else "after warmup: progress = (step - warmup)/(total - warmup); "
                 "lr = min_lr + 0.5*(base_lr - min_lr)*(1 + cos(pi*progress))",
             )
     return f"{c.cases} steps over {len(settings)} schedules"

@@ -42,14 +42,15 @@ def ex07_conv_output_size(c: Check, out_size) -> str:
         want = conv_output_size(*args)
         hint = "floor((size + 2*padding - dilation*(kernel-1) - 1) / stride) + 1"
         if isinstance(got, (int, float)):
+            dilated = "a dilated kernel spans dilation*(kernel-1)+1 pixels"
             if got == (size + p - d * (k - 1) - 1) // s + 1:
                 hint = "padding is added on BOTH sides: + 2*padding"
             elif got == math.ceil((size + 2 * p - d * (k - 1) - 1) / s) + 1:
                 hint = "round down (floor, //): a window that does not fit is dropped"
+            elif d > 1 and got in {(size + 2 * p - d * k) // s + 1, (size + 2 * p - k) // s + 1}:
+                hint = f"{dilated}, not dilation*kernel or kernel"
             elif got == (size + 2 * p - d * (k - 1) - 1) // s:
                 hint = "you forgot the + 1 (the first window)"
-            elif got == (size + 2 * p - k) // s + 1:
-                hint = "a dilated kernel spans dilation*(kernel-1)+1 pixels"
         c.equal(got, want, case=case, hint=hint)
         c.expect(
             isinstance(got, int),
@@ -98,16 +99,23 @@ def ex07_conv2d(c: Check, conv2d) -> str:
             torch.randn(ws, dtype=dtype),
             torch.randn(ws[0], dtype=dtype),
         )
-        got = c.call(conv2d, x, w, b, stride, padding, case=case)
         want = F.conv2d(x, w, b, stride, padding)
+        got = c.call(conv2d, x.clone(), w.clone(), b.clone(), stride, padding, case=case)
         hint = "im2col: columns of C*kh*kw numbers per output position, then weight.view(C_out, -1) @ cols"
+        if isinstance(got, torch.Tensor):
+            c.equal(
+                got.dtype,
+                dtype,
+                case=case,
+                hint="keep the input dtype: build new tensors with dtype=x.dtype (torch.zeros "
+                "makes float32 by default)",
+            )
         if isinstance(got, torch.Tensor) and got.shape == want.shape:
             if torch.allclose(got, F.conv2d(x, w.flip(-1, -2), b, stride, padding), atol=1e-4):
                 hint = "you flipped the kernel (textbook convolution); PyTorch's conv2d is a cross-correlation: no flip"
             elif torch.allclose(got, F.conv2d(x, w, None, stride, padding), atol=1e-4):
                 hint = "you forgot the bias (one number per output channel)"
         c.close(got, want, case=case, hint=hint, atol=1e-4)
-        c.equal(got.dtype, dtype, case=case, hint="keep the input dtype")
     return "5 cases: channels, padding, stride, non-square kernel, float64"
 
 
@@ -122,9 +130,11 @@ def ex07_max_pool(c: Check, max_pool2d) -> str:
         ("3x3 windows, stride 1 (overlapping)", torch.randn(1, 2, 6, 5), 3, 1),
     ]
     for case, x, k, s in cases:
-        got = c.call(max_pool2d, x, k, s, case=case)
         want = F.max_pool2d(x, k, s)
+        got = c.call(max_pool2d, x.clone(), k, s, case=case)
         hint = "take the max over each k x k window of each channel"
+        if type(got).__module__ == "torch.return_types":
+            hint = ".max(dim=...) returns (values, indices): use .values, or .amax(dim=...)"
         if isinstance(got, torch.Tensor) and got.shape == want.shape:
             if torch.allclose(got, F.avg_pool2d(x, k, s), atol=1e-5):
                 hint = "that is the mean (average pooling); take the max"
@@ -145,8 +155,9 @@ def ex07_fix_cnn(c: Check, make_cnn) -> str:
         problem=f"make_cnn() returned {type(model).__name__}, not an nn.Module",
     )
     pools = [m for m in model.modules() if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d))]
-    used: list[nn.Module] = []
-    hooks = [m.register_forward_hook(lambda m, i, o: used.append(m)) for m in pools]
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    used: list[nn.Module] = []  # in the order forward calls them
+    hooks = [m.register_forward_hook(lambda m, i, o: used.append(m)) for m in pools + layers]
     try:
         out = c.call(model, torch.randn(2, 3, 32, 32), case=case)
     finally:
@@ -160,7 +171,14 @@ def ex07_fix_cnn(c: Check, make_cnn) -> str:
         problem="a pooling layer is defined but never called in forward",
         hint="either call self.pool after each conv block or delete the unused layer",
     )
-    linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    idle = [type(m).__name__ for m in layers if not any(u is m for u in used)]
+    c.expect(
+        not idle,
+        case="every layer is used",
+        problem=f"{', '.join(idle)} defined but never called in forward",
+        hint="a layer that forward never calls only adds parameters: call it or delete it",
+    )
+    linear = [m for m in used if isinstance(m, nn.Linear)]
     c.expect(
         bool(linear) and linear[0].in_features == 8 * 8 * 64,
         case="first linear layer",
@@ -190,7 +208,11 @@ def ex07_freeze(c: Check, freeze_features) -> str:
     want = {n for n, _ in model.named_parameters() if n.startswith("features.")}
     hint = "for p in model.features.parameters(): p.requires_grad_(False)"
     if not frozen:
-        hint = "model.eval() or torch.no_grad() does not freeze anything: set requires_grad=False on the parameters"
+        hint = (
+            "nothing in this model was frozen: set requires_grad_(False) on each parameter of "
+            "model.features, in place on the model you are given (model.eval(), torch.no_grad() "
+            "or module.requires_grad = False do not do that)"
+        )
     elif frozen > want:
         hint = "you froze the head too: only model.features should stop learning"
     c.equal(sorted(frozen), sorted(want), case=case, hint=hint)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections import Counter
 from typing import Any
 
@@ -96,6 +97,28 @@ def ex08_build_vocab(c: Check, build_vocab: Any) -> str:
     return f"{len(cases)} vocabularies and the empty data set"
 
 
+def _as_id_list(got: Any, case: str) -> list[int]:
+    """The learner's ids as a list of Python ints (a tensor or array is converted), or a failure."""
+    if got is None:
+        raise CaseFailed(
+            case, "your function returned None", "return the list of ids (is `return` missing?)"
+        )
+    if hasattr(got, "tolist") and not isinstance(got, (list, tuple)):  # tensor, numpy array
+        got = got.tolist()
+    if not isinstance(got, (list, tuple)):
+        raise CaseFailed(
+            case, f"expected a list of ints, got {type(got).__name__}", "return a list of ints"
+        )
+    if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in got):
+        kinds = sorted({type(v).__name__ for v in got})
+        raise CaseFailed(
+            case,
+            f"expected a list of ints, got a list of {', '.join(kinds)}",
+            "return a list of ints, one id per token: [stoi.get(t, unk_id) for t in tokens]",
+        )
+    return [int(v) for v in got]
+
+
 @checker
 def ex08_encode(c: Check, encode: Any) -> str:
     """``encode(tokens, stoi) -> list[int]``; unknown tokens map to ``stoi['<unk>']``."""
@@ -118,14 +141,20 @@ def ex08_encode(c: Check, encode: Any) -> str:
                     "a token outside the vocabulary must become '<unk>': stoi.get(token, unk_id)",
                 ) from None
             raise
-        got = got.tolist() if isinstance(got, torch.Tensor) else got
+        got = _as_id_list(got, case)
         if case.startswith("a vocabulary") and got == [1, 1, 2]:
             raise CaseFailed(
                 case,
                 "the unknown token got id 1",
                 "look the id up: stoi['<unk>'], don't hard-code 1",
             )
-        c.equal(list(got) if isinstance(got, (list, tuple)) else got, want, case=case)
+        if len(got) < len(want) and any(t not in table for t in tokens):
+            hint = "keep one id per token: an unknown token becomes stoi['<unk>'], don't drop it"
+        elif len(got) != len(want):
+            hint = "return exactly one id per token, in the order of the tokens"
+        else:
+            hint = "look each token up in order: stoi.get(token, stoi['<unk>'])"
+        c.equal(got, want, case=case, hint=hint)
     return f"{len(cases)} sentences, unknown tokens included"
 
 
@@ -146,7 +175,12 @@ def ex08_pad_batch(c: Check, pad: Any) -> str:
         ids, mask = got
         for name, t in (("ids", ids), ("mask", mask)):
             if not isinstance(t, torch.Tensor):
-                raise CaseFailed(case, f"{name} is {type(t).__name__}, not a tensor", "")
+                raise CaseFailed(
+                    case,
+                    f"{name} is {type(t).__name__}, not a tensor",
+                    "return two tensors: ids = torch.tensor(rows, dtype=torch.long) and a bool "
+                    "mask of the same shape",
+                )
             c.equal(
                 tuple(t.shape), tuple(want_ids.shape), case=case, hint="T is the longest length"
             )
@@ -234,6 +268,53 @@ def ex08_masked_mean(c: Check, pool: Any) -> str:
     return f"{len(cases)} cases, float64 and an all-padding row included"
 
 
+def _expect_bias(c: Check, model: nn.Module, num_classes: int, case: str) -> None:
+    bias = getattr(getattr(model, "fc", None), "bias", None)
+    c.expect(
+        isinstance(bias, torch.Tensor) and tuple(bias.shape) == (num_classes,),
+        case=case,
+        problem="the dense layer .fc has no bias"
+        if bias is None
+        else f"the bias of .fc has shape {tuple(getattr(bias, 'shape', ()))}",
+        hint="keep the bias: nn.Linear(embed_dim, num_classes) has one by default (bias=True)",
+    )
+
+
+@torch.no_grad()
+def _expect_mask_not_zero_row(
+    model: nn.Module,
+    ids: torch.Tensor,
+    got: torch.Tensor,
+    want: torch.Tensor,
+    pad_id: int,
+    case: str,
+) -> None:
+    """Fail with a specific hint when the output is right only while the padding row is zero.
+
+    That is a model that sums over every position and relies on ``padding_idx`` keeping the
+    padding embedding at zero instead of masking it out.
+    """
+    if torch.allclose(got.detach().double(), want.detach().double(), atol=1e-5):
+        return
+    weight = model.embedding.weight
+    saved = weight[pad_id].clone()
+    try:
+        weight[pad_id].zero_()
+        zeroed = model(ids)
+    except Exception:  # noqa: BLE001 - only a diagnosis; the comparison below reports the case
+        return
+    finally:
+        weight[pad_id].copy_(saved)
+    if isinstance(zeroed, torch.Tensor) and zeroed.shape == want.shape:
+        if torch.allclose(zeroed.detach().double(), want.detach().double(), atol=1e-5):
+            raise CaseFailed(
+                case,
+                "your logits are right only while the padding embedding is zero",
+                "don't rely on padding_idx keeping that row at zero (training or loading weights "
+                "can change it); multiply by the mask ids != pad_id before summing",
+            )
+
+
 @checker
 def ex08_bag_classifier(c: Check, cls: Any) -> str:
     """``cls(vocab_size, embed_dim, num_classes, pad_id)`` with ``.embedding``, ``.fc``; ids -> logits."""
@@ -257,6 +338,7 @@ def ex08_bag_classifier(c: Check, cls: Any) -> str:
     c.equal(
         tuple(model.fc.weight.shape), (4, 8), case=case, hint="nn.Linear(embed_dim, num_classes)"
     )
+    _expect_bias(c, model, 4, case)
     ref = BagOfEmbeddings(50, 8, 4, pad_id=0)
     with torch.no_grad():
         ref.embedding.weight.copy_(model.embedding.weight)
@@ -282,10 +364,12 @@ def ex08_bag_classifier(c: Check, cls: Any) -> str:
                     "the padding tokens are averaged in",
                     "pool with the mask ids != pad_id: sum real embeddings / number of real tokens",
                 )
+            _expect_mask_not_zero_row(model, ids, got, want, 0, case)
         c.close(got, want, case=case, atol=1e-5, hint="logits = fc(masked mean of embedding(ids))")
     torch.manual_seed(0)
     case = "pad_id=5 (0 is a real token here)"
     other = c.call(cls, 20, 4, 3, 5, case=case)
+    _expect_bias(c, other, 3, case)
     ref = BagOfEmbeddings(20, 4, 3, pad_id=5)
     try:
         with torch.no_grad():
@@ -298,9 +382,12 @@ def ex08_bag_classifier(c: Check, cls: Any) -> str:
             case, f"could not read .embedding and .fc ({e})", "keep the same layout"
         ) from None
     ids = torch.tensor([[1, 2, 5, 5], [0, 3, 4, 5]])
+    got, want = c.call(other, ids, case=case), ref(ids)
+    if isinstance(got, torch.Tensor) and got.shape == want.shape:
+        _expect_mask_not_zero_row(other, ids, got, want, 5, case)
     c.close(
-        c.call(other, ids, case=case),
-        ref(ids),
+        got,
+        want,
         case=case,
         atol=1e-5,
         hint="build the mask from the pad_id you were given, not from 0",
@@ -318,22 +405,34 @@ def ex08_param_count(c: Check, answer: Any) -> str:
         problem="no answer yet",
         hint="set `answer = <a number>` before running the model",
     )
-    try:
-        n = int(answer)
-    except (TypeError, ValueError):
-        raise CaseFailed(
-            case, f"expected a number, got {answer!r}", "answer = 12345 (an int)"
-        ) from None
+    value = c.number(answer, case=case, hint="answer = 12345 (a whole number)")
+    c.expect(
+        value.is_integer(),
+        case=case,
+        problem=f"got {value:g}",
+        hint="a parameter count is a whole number: count every weight and bias",
+    )
     want = 1000 * 32 + 32 * 5 + 5
     hints = {
         1000 * 32 + 32 * 5: "you forgot the 5 biases of the dense layer",
         32 * 5 + 5: "the embedding table is a parameter too: vocab_size x embed_dim",
-        998 * 32
+        999 * 32
         + 32 * 5
         + 5: "the padding row is still stored (and counted), even though it never learns",
+        998 * 32
+        + 32 * 5
+        + 5: "vocab_size=1000 already includes '<pad>' and '<unk>': each has its row in the table",
         1000 * 32: "the dense layer has parameters too: weight (5, 32) and bias (5,)",
     }
-    c.equal(n, want, case=case, hint=hints.get(n, "embedding V*D + dense D*C + C"))
+    c.number(
+        value,
+        want,
+        case=case,
+        hint="embedding V*D + dense D*C + C",
+        known_wrong=hints,
+        rel=0,
+        abs_tol=0,
+    )
     return "32,000 + 160 + 5"
 
 

@@ -34,6 +34,9 @@ def _attention_variants(q, k, v, mask):  # noqa: ANN001, ANN202 - the usual wron
     scores = q @ k.transpose(-2, -1)
     out = {"no_scale": scaled_dot_product_attention(q, k, v, mask, scale=1.0)[0]}
     out["scale_by_d"] = scaled_dot_product_attention(q, k, v, mask, scale=1.0 / d)[0]
+    if v.shape[-1] != d:
+        dv = v.shape[-1]
+        out["scale_by_dv"] = scaled_dot_product_attention(q, k, v, mask, scale=dv**-0.5)[0]
     if mask is not None:
         w = torch.softmax(scores / math.sqrt(d), -1)
         out["mask_after_zero"] = w.masked_fill(~mask, 0.0) @ v
@@ -47,6 +50,10 @@ def _attention_variants(q, k, v, mask):  # noqa: ANN001, ANN202 - the usual wron
 _HINTS = {
     "no_scale": "divide the scores q @ k^T by sqrt(d_k) (d_k = q.shape[-1]) before the softmax",
     "scale_by_d": "divide by sqrt(d_k), not by d_k: the dot product's spread grows like sqrt(d_k)",
+    "scale_by_dv": (
+        "scale by sqrt(d_k), the size of the queries and keys (q.shape[-1]), not by the size of "
+        "the values v.shape[-1]: here d_k = 8 but d_v = 3"
+    ),
     "mask_after_zero": (
         "apply the mask BEFORE the softmax (scores.masked_fill(~mask, float('-inf'))); zeroing "
         "weights afterwards leaves rows that no longer sum to 1"
@@ -73,11 +80,19 @@ def ex09_attention(c: Check, attention: Callable[..., Any]) -> str:
         ),
         ("float64 inputs", (1, 4, 3), torch.float64, None, 1.0),
         ("large scores (q and k times 100)", (2, 4, 8), torch.float32, None, 100.0),
+        (
+            "q, k of shape (2, 5, 8), v of shape (2, 5, 3): d_v != d_k",
+            (2, 5, 8),
+            torch.float32,
+            None,
+            1.0,
+        ),
     ]
     for name, shape, dtype, mask, gain in cases:
         T = shape[-2]
-        q, k, v = (torch.randn(shape, generator=g, dtype=dtype) for _ in range(3))
-        q, k = q * gain, k * gain
+        q, k = (torch.randn(shape, generator=g, dtype=dtype) * gain for _ in range(2))
+        v_shape = (*shape[:-1], 3) if "d_v" in name else shape
+        v = torch.randn(v_shape, generator=g, dtype=dtype)
         if mask is not None and mask.shape[-1] != T:
             mask = mask[:T]
         want_out, want_w = scaled_dot_product_attention(q, k, v, mask)
@@ -102,6 +117,13 @@ def ex09_attention(c: Check, attention: Callable[..., Any]) -> str:
                 hint = _HINTS[wrong]
                 break
         c.close(out, want_out, case=f"{name}: out", hint=hint, atol=1e-5, rtol=1e-4)
+        c.expect(
+            isinstance(weights, torch.Tensor) and weights.dtype == dtype,
+            case=f"{name}: weights",
+            problem=f"expected weights of dtype {dtype}, got "
+            + (str(weights.dtype) if isinstance(weights, torch.Tensor) else type(weights).__name__),
+            hint="return the softmax weights in the inputs' dtype (no .float() or float32 copies)",
+        )
         c.close(
             weights,
             want_w,
@@ -110,7 +132,7 @@ def ex09_attention(c: Check, attention: Callable[..., Any]) -> str:
             atol=1e-5,
             rtol=1e-4,
         )
-    return f"{c.cases} checks: masks, float64, large scores"
+    return f"{c.cases} checks: masks, float64, large scores, d_v != d_k"
 
 
 @checker
@@ -221,6 +243,12 @@ def ex09_sinusoidal(c: Check, sinusoidal: Callable[..., Any]) -> str:
         want = sinusoidal_encoding(max_len, d)
         got = c.call(sinusoidal, max_len, d, case=name)
         _tensor_case(c, got, want, name, "shape (max_len, d_model)")
+        c.expect(
+            got.dtype == torch.float32,
+            case=name,
+            problem=f"expected dtype torch.float32, got {got.dtype}",
+            hint="float32, like the embeddings it is added to",
+        )
         angle = torch.arange(max_len)[:, None] * 1e4 ** (-torch.arange(0, d, 2) / d)  # (L, d/2)
         swapped = torch.zeros(max_len, d)
         swapped[:, 0::2], swapped[:, 1::2] = torch.cos(angle), torch.sin(angle)

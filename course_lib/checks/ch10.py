@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..transformer import GPT, GPTConfig
-from ._core import Check, checker
+from ._core import CaseFailed, Check, checker
 
 __all__ = [
     "ex10_block_forward",
@@ -95,6 +95,12 @@ def ex10_temperature_probs(c: Check, temperature_probs: Callable[..., Any]) -> s
             case=name,
             problem=f"expected a tensor of shape {tuple(logits.shape)}",
             hint="return probabilities, one row per example",
+        )
+        c.expect(
+            got.dtype == logits.dtype,
+            case=name,
+            problem=f"expected dtype {logits.dtype}, got {got.dtype}",
+            hint="keep the input's dtype: don't cast to float32",
         )
         hint = "divide the logits by the temperature, then take the softmax over the last dim"
         after = torch.softmax(logits, -1)
@@ -206,26 +212,96 @@ def _small_gpt() -> GPT:
 
 
 @torch.no_grad()
-def _within_top(model: GPT, ids: torch.Tensor, start: int, k: int) -> bool:
-    """Is every token after position ``start`` among the ``k`` most likely for its context?"""
+def _within_top(model: GPT, ids: torch.Tensor, start: int, k: int, pos: int = -1) -> bool:
+    """Is every token after ``start`` among the ``k`` most likely at position ``pos`` of its context?"""
     block = model.config.block_size
     for t in range(start, ids.shape[1]):
         logits, _ = model(ids[:, max(0, t - block) : t])
-        allowed = torch.topk(logits[:, -1], k).indices  # (B, k)
+        allowed = torch.topk(logits[:, pos], k).indices  # (B, k)
         if not (ids[:, t : t + 1] == allowed).any(-1).all():
             return False
     return True
+
+
+def _record_inputs(model: nn.Module) -> tuple[list[Any], Any]:
+    """Record every input ``model(...)`` gets (a forward pre-hook); returns (inputs, handle)."""
+    inputs: list[Any] = []
+
+    def hook(_module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        x = args[0] if args else kwargs.get("idx")
+        inputs.append(x.detach().clone() if isinstance(x, torch.Tensor) else x)
+
+    return inputs, model.register_forward_pre_hook(hook, with_kwargs=True)
+
+
+def _check_crop(
+    inputs: list[Any], prompt_len: int, block: int, seq: torch.Tensor | None, *, case: str
+) -> None:
+    """Fail unless step i fed the model the last min(T, block) tokens of the sequence so far.
+
+    ``seq`` is the learner's output (None when their code raised: then only lengths are checked).
+    """
+    crop = f"feed the last block_size tokens: idx[:, -block_size:] (block_size={block})"
+    for i, x in enumerate(inputs):
+        T = prompt_len + i  # length of the sequence before step i's new token
+        n = min(T, block)
+        if not isinstance(x, torch.Tensor) or x.dim() != 2:
+            return  # not a batch of ids: the other cases report it
+        if x.shape[1] > n:
+            raise CaseFailed(
+                case,
+                f"at step {i + 1} the model got {x.shape[1]} tokens, expected the last {n} "
+                f"of the {T} so far",
+                f"{crop}; yours is too long",
+            )
+        if x.shape[1] < n:
+            raise CaseFailed(
+                case,
+                f"at step {i + 1} the model got only {x.shape[1]} of the {T} tokens so far, "
+                f"expected the last {n}",
+                f"{crop}; yours is too short, the model can read up to block_size tokens",
+            )
+        if seq is None or seq.shape[1] < T or x.shape[0] != seq.shape[0]:
+            continue
+        if not torch.equal(x.to(seq.device), seq[:, T - n : T]):
+            if torch.equal(x.to(seq.device), seq[:, :n]):
+                problem, why = (
+                    f"the FIRST {n} tokens",
+                    "; yours takes the first tokens, not the last",
+                )
+            else:
+                problem, why = f"{n} tokens that are not the last {n}", ""
+            raise CaseFailed(
+                case, f"at step {i + 1} the model got {problem} of the {T} so far", crop + why
+            )
+    if seq is not None and len(inputs) != seq.shape[1] - prompt_len:
+        raise CaseFailed(
+            case,
+            f"the model was called {len(inputs)} times for {seq.shape[1] - prompt_len} new tokens",
+            f"call the model once per new token, on idx[:, -block_size:] (block_size={block})",
+        )
 
 
 @checker
 def ex10_generate(c: Check, generate: Callable[..., Any]) -> str:
     """``generate(model, idx, max_new_tokens, temperature=1.0, top_k=None)``: sample, token by token."""
     model = _small_gpt()
+    block = model.config.block_size
     prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
-    # 1. greedy (top_k=1) must equal the reference exactly, past the block size
+    # 1. greedy (top_k=1) must equal the reference exactly, past the block size; every step
+    #    must feed the model the last block_size tokens (recorded, since this untrained model
+    #    often repeats its last token and a wrong crop could give the same text)
     name = "top_k=1 for 20 tokens (longer than block_size=8)"
     want = model.generate(prompt, 20, top_k=1)
-    got = c.call(generate, model, prompt.clone(), 20, 1.0, 1, case=name)
+    torch.manual_seed(0)
+    inputs, handle = _record_inputs(model)
+    try:
+        got = c.call(generate, model, prompt.clone(), 20, 1.0, 1, case=name)
+    except CaseFailed:  # a wrong crop often raises inside the model: name the crop instead
+        handle.remove()
+        _check_crop(inputs, prompt.shape[1], block, None, case=name)
+        raise
+    handle.remove()
     c.expect(
         isinstance(got, torch.Tensor) and got.shape == want.shape,
         case=name,
@@ -239,9 +315,21 @@ def ex10_generate(c: Check, generate: Callable[..., Any]) -> str:
         problem="the output does not start with the prompt",
         hint="append each new token: idx = torch.cat((idx, next_token), dim=1)",
     )
-    hint = "take logits[:, -1, :] (the LAST position) of the last block_size tokens"
-    if not torch.equal(got, want) and _within_top(model, got, 3, 2):
-        hint = "your top-k keeps k+1 tokens: keep logits >= the k-th largest, torch.topk(logits, k)"
+    if inputs:  # empty when the model was called as model.forward(...), which skips hooks
+        _check_crop(inputs, prompt.shape[1], block, got, case=name)
+    hint = "take logits[:, -1, :] (the LAST position) and keep its top_k largest logits"
+    if not torch.equal(got, want):
+        if _within_top(model, got, 3, 1):
+            pass  # the most likely tokens (a tie broken the other way): the general hint
+        elif _within_top(model, got, 3, 1, pos=0):
+            hint = "take logits[:, -1, :] (the LAST position), not the first"
+        elif _within_top(model, got, 3, 2):
+            hint = "your top-k keeps k+1 tokens: keep logits >= the k-th largest, torch.topk(logits, k)"
+        else:
+            hint = (
+                "apply top-k filtering when top_k is given: set the logits below the k-th "
+                "largest to -inf before the softmax (top_k=1 leaves only the most likely token)"
+            )
     c.expect(
         torch.equal(got, want),
         case=name,

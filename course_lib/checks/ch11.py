@@ -86,6 +86,13 @@ def ex11_shift_targets(c: Check, shift_targets: Any) -> str:
         c.equal(
             dec_in.dtype, torch.long, case=case, hint="keep the integer dtype: slice, don't convert"
         )
+        c.equal(
+            labels.dtype,
+            torch.long,
+            case=case + " (labels dtype)",
+            hint="labels are class indices: keep them int64 (cross_entropy needs integer targets); "
+            "slice, don't convert",
+        )
         c.close(
             dec_in,
             want_in,
@@ -207,14 +214,34 @@ class _ScriptedModel:
         self.calls = 0
 
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return src.float()[..., None], (src != PAD)[:, None, None, :]
+        self.src_mask = (src != PAD)[:, None, None, :]
+        return src.float()[..., None], self.src_mask.clone()
+
+    def _mask_ok(self, src_mask: Any) -> bool:
+        want = getattr(self, "src_mask", None)
+        if want is None or not isinstance(src_mask, torch.Tensor):
+            return False
+        try:
+            a, b = torch.broadcast_tensors(src_mask, want)
+        except RuntimeError:
+            return False
+        return a.dtype == torch.bool and torch.equal(a, b)
 
     def decode(
-        self, dec_in: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor, *a: Any, **k: Any
+        self,
+        dec_in: torch.Tensor,
+        memory: torch.Tensor,
+        src_mask: torch.Tensor | None = None,
+        *a: Any,
+        **k: Any,
     ) -> tuple[torch.Tensor, None]:
         self.calls += 1
         B, T = dec_in.shape
         logits = torch.zeros(B, T, self.vocab)
+        if not self._mask_ok(src_mask):  # a decoder that reads the source's <pad> goes astray
+            self.bad_mask = True
+            logits[..., 3] = 5.0
+            return logits, None
         for b in range(B):
             full = [BOS] + self.script[b] + [EOS]
             for t in range(T):
@@ -254,6 +281,27 @@ def ex11_greedy_decode(c: Check, greedy_decode: Any) -> str:
         c.expect(got.dim() == 2 and got.shape[0] == 3 and got.shape[1] <= max_len, case=case,
                  problem=f"expected shape (3, L) with L <= {max_len}, got {tuple(got.shape)}",
                  hint="one row per source, at most max_len generated tokens")  # fmt: skip
+        c.expect(
+            not getattr(model, "bad_mask", False),
+            case=case,
+            problem="model.decode did not get the src_mask that model.encode returned (the "
+            "second source ends with <pad>)",
+            hint="memory, src_mask = model.encode(src), then model.decode(ys, memory, src_mask) "
+            "each step: without src_mask the decoder attends to the source's <pad> tokens",
+        )
+        L = got.shape[1]
+        want_len = min(max_len, max(len(s) + 1 for s in script))
+        if (
+            L < want_len
+            and torch.equal(got.long(), want[:, :L])
+            and not (got == EOS).any(dim=1).all()
+        ):
+            raise CaseFailed(
+                case,
+                f"the output stops after {L} tokens while some rows have not produced <eos> yet",
+                "stop only when EVERY row has produced <eos> (finished.all(), not finished.any()), "
+                "or after max_len steps",
+            )
         got = _pad_to(got, max_len).long()
         if (
             got.shape == want.shape
@@ -374,6 +422,14 @@ def ex11_beam_search_step(c: Check, step_fn: Any) -> str:
             case=case,
             hint="top beam_size of (scores[..., None] + log_probs).reshape(B, K*V), best first",
         )
+        for what, idx in (("beam", beam), ("token", tok)):
+            c.equal(
+                idx.dtype,
+                torch.long,
+                case=f"{case} ({what} dtype)",
+                hint="beam and token are indices: keep them int64, as topk gives them "
+                "(beam = flat // V with integer division, not flat / V; no .float())",
+            )
         c.close(
             beam.float(),
             want_beam.float(),
@@ -392,6 +448,32 @@ def ex11_beam_search_step(c: Check, step_fn: Any) -> str:
 # ----------------------------------------------------------------------------- fix the nn.Transformer model
 
 
+_MASK_CONVENTION = (
+    "nn.Transformer's masks use the opposite convention to this course: True = BLOCKED. Pass "
+    "tgt_mask=~causal_mask(T) or nn.Transformer.generate_square_subsequent_mask(T), and "
+    "src_key_padding_mask=memory_key_padding_mask=(src == pad_id), True at the <pad> tokens"
+)
+
+
+def _error_hint(e: Exception) -> str:
+    msg = str(e).lower()
+    if any(w in msg for w in ("to_padded_tensor", "nested", "numel")):
+        return "your masks block every key: " + _MASK_CONVENTION
+    return (
+        "a message about mismatched batch sizes usually means nn.Transformer read (B, T, D) as "
+        "(T, B, D): pass batch_first=True; otherwise run your model on this case and read the error"
+    )
+
+
+def _finite(c: Check, logits: torch.Tensor, loss: torch.Tensor, case: str) -> None:
+    c.expect(
+        bool(torch.isfinite(logits).all()) and bool(torch.isfinite(loss).all()),
+        case=case,
+        problem="the logits or the loss contain nan or inf (a query with every key blocked)",
+        hint=_MASK_CONVENTION,
+    )
+
+
 def _model_logits(
     c: Check, model: Any, src: torch.Tensor, tgt: torch.Tensor, case: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -403,8 +485,7 @@ def _model_logits(
         raise CaseFailed(
             case,
             f"your code raised {type(e).__name__}: {str(e)[:200]}",
-            "a message about mismatched batch sizes usually means nn.Transformer read (B, T, D) as "
-            "(T, B, D): pass batch_first=True; otherwise run your model on this case and read the error",
+            _error_hint(e),
         ) from None
     c.expect(
         isinstance(out, tuple | list) and len(out) == 2,
@@ -412,7 +493,9 @@ def _model_logits(
         problem=f"forward should return (logits, loss), got {type(out).__name__}",
         hint="return logits, loss",
     )
-    return _tensor(c, out[0], case), _tensor(c, out[1], case)
+    logits, loss = _tensor(c, out[0], case), _tensor(c, out[1], case)
+    _finite(c, logits, loss, case)
+    return logits, loss
 
 
 @checker
@@ -440,6 +523,7 @@ def ex11_fix_nn_transformer(c: Check, model_class: Any) -> str:
     src = torch.randint(3, V, (3, 6), generator=g)
     tgt = torch.randint(3, V, (3, 7), generator=g)
     tgt[:, 0], tgt[:, -1] = BOS, EOS
+    tgt[1, -2:] = torch.tensor([EOS, PAD])  # one shorter target: a loss must skip its <pad>
     with torch.no_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*nested tensor.*")  # nn.Transformer's eval path
         case = "shapes (B=3, S=6, T=7)"
@@ -449,16 +533,15 @@ def ex11_fix_nn_transformer(c: Check, model_class: Any) -> str:
                  hint="shift the targets: the decoder reads tgt[:, :-1] and predicts tgt[:, 1:]; "
                       "a (3, 7, V) result means it reads the token it must predict, a (6, ..) or (7, ..) first dim means batch_first is missing")  # fmt: skip
         case = "loss"
-        want = F.cross_entropy(
-            logits.reshape(-1, V).float(), tgt[:, 1:].reshape(-1), ignore_index=PAD
-        )
-        c.close(
-            loss,
-            want,
-            case=case,
-            atol=1e-5,
-            hint="the loss compares the logits with the labels tgt[:, 1:] (ignore_index=pad_id)",
-        )
+        flat, labels = logits.reshape(-1, V).float(), tgt[:, 1:].reshape(-1)
+        want = F.cross_entropy(flat, labels, ignore_index=PAD)
+        hint = "the loss compares the logits with the labels tgt[:, 1:] (ignore_index=pad_id)"
+        if torch.isclose(loss.detach().float(), F.cross_entropy(flat, labels), atol=1e-5).all():
+            hint = (
+                "target 1 ends with <pad>, and your loss counts it: pass ignore_index=pad_id to "
+                "F.cross_entropy"
+            )
+        c.close(loss, want, case=case, atol=1e-5, hint=hint)
 
         case = "examples in a batch stay separate"
         other = src.clone()
