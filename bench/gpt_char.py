@@ -185,7 +185,7 @@ def train_once(args: argparse.Namespace) -> dict:
         "iters": iters,
         "params": model.num_params(),
         "wall_s": round(wall, 2),
-        "ms_per_iter_median": round(ms, 2),
+        "ms_per_iter_median": round(ms, 2) if timer.windows else None,
         "ms_per_iter_best": round(1000 * min(timer.windows), 2) if timer.windows else None,
         "tokens_per_s": round(batch_size * block / (ms / 1000)) if timer.windows else None,
         "val_loss_full_split": round(val_full, 4),
@@ -205,7 +205,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         results.append(train_once(argparse.Namespace(**{**vars(args), "seed": args.seed + i})))
     if args.runs > 1:
         keys = ("wall_s", "ms_per_iter_median", "tokens_per_s", "val_loss_full_split")
-        summary = {f"median_{k}": round(statistics.median(r[k] for r in results), 4) for k in keys}
+        summary = {}
+        for k in keys:  # short runs have no timing windows: their figures are None
+            values = [r[k] for r in results if r[k] is not None]
+            summary[f"median_{k}"] = round(statistics.median(values), 4) if values else None
         finals = [r["evals"][-1]["val"] for r in results if r["evals"]]
         if finals:
             summary["median_final_val_20_batches"] = round(statistics.median(finals), 4)
