@@ -173,15 +173,24 @@ def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
 
 def grad_sigmoid(x: torch.Tensor) -> torch.Tensor:
-    """``d sigmoid(x) / dx = s (1 - s)`` with ``s = sigmoid(x)``; takes the input x, shape ``(*)``."""
-    s = sigmoid(x)
-    return s * (1.0 - s)
+    """``d sigmoid(x) / dx = s (1 - s)`` with ``s = sigmoid(x)``; takes the input x, shape ``(*)``.
+
+    Computed as ``e / (1 + e)^2`` with ``e = exp(-|x|)``, the same number without the rounding of
+    ``1 - s``: in float32, ``s (1 - s)`` is exactly 0 from ``x = 17`` on (``s`` rounds to 1), where
+    the slope is still about 4e-8; this form stays accurate until it underflows near ``|x| = 100``.
+    """
+    e = torch.exp(_neg_abs(_check_float(x)))  # in (0, 1]; the curve is symmetric in x
+    return (e / (1.0 + e) ** 2).clamp(max=0.25)  # rounding may pass the peak by 1 ulp near 0
 
 
 def grad_tanh(x: torch.Tensor) -> torch.Tensor:
-    """``d tanh(x) / dx = 1 - tanh(x)^2``; takes the input x, shape ``(*)``."""
-    t = tanh(x)
-    return 1.0 - t * t
+    """``d tanh(x) / dx = 1 - tanh(x)^2``; takes the input x, shape ``(*)``.
+
+    Computed as ``4 e / (1 + e)^2`` with ``e = exp(-2|x|)``, the same number without the rounding
+    of ``1 - t^2``, which is exactly 0 in float32 from ``|x| = 9`` on (slope still about 6e-8).
+    """
+    e = torch.exp(2.0 * _neg_abs(_check_float(x)))  # in (0, 1]
+    return (4.0 * e / (1.0 + e) ** 2).clamp(max=1.0)  # rounding may pass 1 by 1 ulp near 0
 
 
 def grad_relu(x: torch.Tensor) -> torch.Tensor:
@@ -207,9 +216,11 @@ def grad_gelu(x: torch.Tensor) -> torch.Tensor:
 
 
 def grad_silu(x: torch.Tensor) -> torch.Tensor:
-    """``d (x s) / dx = s + x s (1 - s)`` with ``s = sigmoid(x)``; shape ``(*)``."""
-    s = sigmoid(x)
-    return s * (1.0 + x * (1.0 - s))
+    """``d (x s) / dx = s + x s (1 - s)`` with ``s = sigmoid(x)``; shape ``(*)``.
+
+    ``s (1 - s)`` comes from ``grad_sigmoid``, so it does not round to 0 for large ``x``.
+    """
+    return sigmoid(x) + x * grad_sigmoid(x)
 
 
 def grad_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:

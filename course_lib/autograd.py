@@ -4,7 +4,13 @@ Primitive operations (each with its own local derivative): ``+``, ``*``, ``** nu
 ``log``, ``tanh``, ``relu``. Everything else is built from them, so it needs no backward rule of
 its own: ``-a`` is ``a * -1``, ``a - b`` is ``a + (-b)``, ``a / b`` is ``a * b**-1`` and
 ``sigmoid(a)`` is ``(1 + tanh(a / 2)) / 2`` (the same function as ``1 / (1 + exp(-a))``, and it never
-overflows).
+overflows; below 0 it is ``e / (1 + e)`` with ``e = exp(a)``, which keeps tiny outputs accurate).
+
+At the edges of a domain each operation gives what torch gives in float64 (``0 ** 0`` has slope
+0, ``0 ** 0.5`` slope inf, ``exp(1000)`` and ``1e200 ** 2`` are inf), or raises a ValueError at
+once, in the forward pass, naming the operation and the value where torch's answer would be a
+division by zero or not a real number (``log(0)``, ``log(-1)``, ``x / 0``, ``0 ** -1``,
+``(-8) ** (1/3)``).
 
 >>> x = Value(2.0, label="x")
 >>> y = x * x + x            # x is used twice: its gradient is the sum of both uses
@@ -40,6 +46,19 @@ def _as_float(data: Any, what: str = "Value") -> float:
             )
         raise TypeError(f"{what} needs an int or float, got {type(data).__name__} {data!r:.60}")
     return float(data)
+
+
+def _power(x: float, k: float) -> float:
+    """``x ** k`` for floats as IEEE arithmetic (and torch) has it: overflow gives inf, not an error.
+
+    Python raises ``OverflowError`` for ``1e200 ** 2`` and ``ZeroDivisionError`` for ``0.0 ** -1``;
+    torch gives ``inf`` (``-inf`` for a negative base and an odd exponent) for both.
+    """
+    try:
+        return x**k
+    except (OverflowError, ZeroDivisionError):
+        odd = k.is_integer() and k % 2 == 1
+        return math.copysign(math.inf, x) if odd else math.inf
 
 
 class Value:
@@ -93,13 +112,20 @@ class Value:
             )
         k = _as_float(exponent, "the exponent")
         if self.data == 0.0 and k < 0:
-            raise ValueError(f"0.0 ** {k:g} is a division by zero")
+            raise ValueError(
+                f"Value({self.data!r}) ** {k:g} is a division by zero; keep the base away from 0 "
+                "(add a small epsilon) or use an exponent >= 0"
+            )
         if self.data < 0.0 and not k.is_integer():
-            raise ValueError(f"{self.data:g} ** {k:g}: a negative base needs an integer exponent")
-        out = Value(self.data**k, (self,), f"**{k:g}")
+            raise ValueError(
+                f"Value({self.data!r}) ** {k:g} is not a real number (a negative base needs an "
+                "integer exponent); raise abs(base) or a positive base instead"
+            )
+        out = Value(_power(self.data, k), (self,), f"**{k:g}")
 
-        def _backward() -> None:
-            self.grad += k * self.data ** (k - 1) * out.grad
+        def _backward() -> None:  # d x^k / dx = k x^(k-1); 0 for k = 0, even at x = 0 (as torch)
+            slope = 0.0 if k == 0 else k * _power(self.data, k - 1)
+            self.grad += slope * out.grad
 
         out._backward = _backward
         return out
@@ -153,7 +179,14 @@ class Value:
 
     # ---- derived operations: no backward rule of their own ------------------------------------
     def sigmoid(self) -> Value:
-        """1 / (1 + exp(-self)), written as (1 + tanh(self / 2)) / 2 so it never overflows."""
+        """1 / (1 + exp(-self)), written as (1 + tanh(self / 2)) / 2 so it never overflows.
+
+        Below 0 it uses the equal form e / (1 + e) with e = exp(self): there 1 + tanh(...) would
+        round tiny outputs such as sigmoid(-40) = 4.2e-18 (and their gradients) to 0.
+        """
+        if self.data < 0:
+            e = self.exp()
+            return e / (1.0 + e)
         return ((self * 0.5).tanh() + 1.0) * 0.5
 
     def __neg__(self) -> Value:
@@ -165,7 +198,10 @@ class Value:
     def __truediv__(self, other: Value | float) -> Value:
         other = other if isinstance(other, Value) else Value(other)
         if other.data == 0.0:
-            raise ValueError("division by a Value whose data is 0.0")
+            raise ValueError(
+                f"division by zero: the divisor is Value({other.data!r}); keep it away from 0 "
+                "(add a small epsilon) or skip this term"
+            )
         return self * other**-1
 
     def __radd__(self, other: float) -> Value:
@@ -184,7 +220,10 @@ class Value:
         """``number ** Value`` as exp(Value * log(number)); the number must be positive."""
         b = _as_float(base, "the base")
         if b <= 0:
-            raise ValueError(f"{b:g} ** Value needs a positive base")
+            raise ValueError(
+                f"{b:g} ** Value needs a positive base, since it is computed as "
+                f"exp(Value * log({b:g})); use a base > 0"
+            )
         return (self * math.log(b)).exp()
 
     # ---- backward pass -------------------------------------------------------------------------

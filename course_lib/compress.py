@@ -1,11 +1,13 @@
 """Make a trained model smaller (chapter 12): int8 quantization, magnitude pruning, distillation.
 
-- ``quantize_int8(model)``: dynamic int8 quantization of every ``nn.Linear`` (weights stored as
-  int8, activations quantized on the fly); CPU inference.
+- ``quantize_int8(model)``: dynamic int8 quantization of the ``nn.Linear`` layers (weights stored
+  as int8, activations quantized on the fly); CPU inference. Tied and tiny layers stay float32,
+  so the saved model never grows.
 - ``prune_magnitude(model, sparsity)``: zero the smallest-magnitude weights of each Linear layer.
 - ``distillation_loss`` and ``Distiller``: train a small student to match a big teacher's
   temperature-softened predictions as well as the true next tokens.
-- ``model_size_bytes(model)``: the size of the model's saved ``state_dict``.
+- ``model_size_bytes(model)``: the size of the model's saved ``state_dict`` (shared storage,
+  such as a tied embedding and output layer, counted once).
 """
 
 from __future__ import annotations
@@ -47,7 +49,11 @@ HAS_DYNAMIC_QUANT: bool = _quantize_dynamic_fn() is not None and bool(
 
 
 def model_size_bytes(model: nn.Module) -> int:
-    """Bytes of ``torch.save(model.state_dict())`` (a tied weight is stored once)."""
+    """Bytes of ``torch.save(model.state_dict())``.
+
+    Storage shared by several entries (a tied embedding and output layer) is written, and so
+    counted, once.
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     buf = io.BytesIO()
@@ -55,11 +61,39 @@ def model_size_bytes(model: nn.Module) -> int:
     return buf.tell()
 
 
+def _tied_linear_names(model: nn.Module) -> set[str]:
+    """Names of the ``nn.Linear`` layers whose weight another module shares (weight tying), or
+    that sit in the model under two names: changing their weight changes something else too."""
+    owners: dict[int, int] = {}
+    for m in model.modules():  # each module once
+        for p in m.parameters(recurse=False):
+            owners[id(p)] = owners.get(id(p), 0) + 1
+    named = list(model.named_modules(remove_duplicate=False))
+    names_of: dict[int, int] = {}
+    for _, m in named:
+        names_of[id(m)] = names_of.get(id(m), 0) + 1
+    return {
+        name
+        for name, m in named
+        if isinstance(m, nn.Linear) and (owners[id(m.weight)] > 1 or names_of[id(m)] > 1)
+    }
+
+
 def quantize_int8(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` with every ``nn.Linear`` dynamically quantized to int8 (CPU only).
+    """A copy of ``model`` with its ``nn.Linear`` layers dynamically quantized to int8 (CPU only).
 
     The original is untouched. Weights become int8 with one scale per layer; activations are
-    quantized per batch at run time. Raises ``RuntimeError`` where this PyTorch cannot quantize.
+    quantized per batch at run time. The result is never larger than the model
+    (``model_size_bytes``), so two kinds of layer stay float32, with a ``UserWarning`` naming them:
+
+    - a Linear whose weight is tied to another layer (a GPT's output layer shares the token
+      embedding): an int8 copy would sit beside the float32 matrix the other layer still needs,
+      storing it twice;
+    - a Linear so small that the int8 format's fixed overhead (about 1 KB per layer) outweighs the
+      3 bytes it saves per weight.
+
+    Raises ``RuntimeError`` where this PyTorch cannot quantize, ``ValueError`` for a model off
+    the CPU.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -74,21 +108,40 @@ def quantize_int8(model: nn.Module) -> nn.Module:
         )
     was_training = model.training
     student = copy.deepcopy(model).eval()
+    model.train(was_training)
+    tied = _tied_linear_names(student)
+    linears = [(n, m) for n, m in student.named_modules() if isinstance(m, nn.Linear) and n]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization deprecation notices
-        q = fn(student, {nn.Linear}, dtype=torch.qint8)
-    model.train(was_training)
+
+        def saves_bytes(layer: nn.Linear) -> bool:  # quantize_dynamic swaps children only
+            alone = nn.Sequential(copy.deepcopy(layer))
+            quantized = fn(alone, {nn.Linear}, dtype=torch.qint8)
+            return model_size_bytes(quantized) < model_size_bytes(alone)
+
+        small = {n for n, m in linears if n not in tied and not saves_bytes(m)}
+        chosen = {n for n, _ in linears if n not in tied | small}
+        q = fn(student, chosen, dtype=torch.qint8) if chosen else student
+    kept = [f"{n} (weight shared with another layer)" for n in sorted(tied)]
+    kept += [f"{n} (too small for int8 to save space)" for n in sorted(small)]
+    if kept:
+        warnings.warn(
+            f"quantize_int8 kept {len(kept)} Linear layer(s) in float32: {', '.join(kept)}; "
+            "int8 there would make the saved model larger, not smaller",
+            UserWarning,
+            stacklevel=2,
+        )
     return q
 
 
 def prunable_linears(model: nn.Module) -> list[tuple[str, nn.Linear]]:
-    """The ``nn.Linear`` layers whose weight is not shared with an embedding (tied output layers are
-    left alone: pruning them would also prune the token embeddings)."""
-    embedded = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
+    """The ``nn.Linear`` layers whose weight is not shared with another layer (tied output layers
+    are left alone: pruning them would also prune the token embeddings)."""
+    tied = _tied_linear_names(model)
     return [
         (name, m)
         for name, m in model.named_modules()
-        if isinstance(m, nn.Linear) and id(m.weight) not in embedded
+        if isinstance(m, nn.Linear) and name not in tied
     ]
 
 

@@ -154,7 +154,11 @@ def _pool(
     wo = conv_output_size(w, kw, sw, pw)
     fill = float("-inf") if how == "max" else 0.0
     cols = im2col(x, (kh, kw), (sh, sw), (ph, pw), pad_value=fill).view(n, c, kh * kw, ho * wo)
-    out = cols.amax(dim=2) if how == "max" else cols.mean(dim=2)
+    if how == "max":  # gather the first maximum of each window, as F.max_pool2d: at a tie (a window
+        # of ReLU zeros) the whole gradient goes to that one entry; amax would split it among all
+        out = cols.gather(2, cols.argmax(dim=2, keepdim=True)).squeeze(2)
+    else:
+        out = cols.mean(dim=2)
     return out.view(n, c, ho, wo)
 
 

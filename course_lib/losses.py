@@ -12,9 +12,11 @@ devices; ``TypeError`` for integer or boolean tensors where floats are needed.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-from .activations import _check_float, log_softmax
+from .activations import _check_float, _neg_abs, log_softmax
 
 __all__ = [
     "mse",
@@ -26,6 +28,9 @@ __all__ = [
 ]
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
+# Lower bound of p (1 - p) in the BCE gradient: PyTorch's kernel uses the float literal 1e-12f,
+# which is this number in float64 too, so float64 gradients match it to the last digit.
+_BCE_EPS = 9.999999960041972e-13
 
 
 def _same_device(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str]) -> None:
@@ -105,23 +110,50 @@ def huber(pred: torch.Tensor, target: torch.Tensor, delta: float = 1.0) -> torch
     return torch.where(r <= delta, quadratic, linear).mean().to(dtype)
 
 
+class _ClampedBCE(torch.autograd.Function):
+    """Elementwise ``-(t log p + (1 - t) log(1 - p))`` with each log clamped at -100, and the
+    gradient PyTorch's ``binary_cross_entropy`` uses, which stays finite where the loss is clamped.
+
+    Autograd through ``log(p).clamp(min=-100)`` would give a gradient of exactly 0 wherever the
+    clamp is active (``p < e^-100``): a confidently wrong prediction (p = 0, t = 1) could then
+    never be corrected. The analytic derivative ``(p - t) / (p (1 - p))`` points toward the target;
+    PyTorch bounds its denominator below by 1e-12, so the gradient is large but finite, and so
+    does this backward. The gradient for the target is ``-logit(p) = log(1 - p) - log(p)``, also
+    as in PyTorch (infinite at p = 0 or 1, where the loss is not differentiable in t).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(p, t)
+        log_p = torch.log(p).clamp(min=-100.0)  # log(0) = -inf becomes -100
+        log_1mp = torch.log1p(-p).clamp(min=-100.0)
+        return -(t * log_p + (1.0 - t) * log_1mp)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        p, t = ctx.saved_tensors
+        dp = dt = None
+        if ctx.needs_input_grad[0]:
+            dp = grad * (p - t) / (p * (1.0 - p)).clamp(min=_BCE_EPS)
+        if ctx.needs_input_grad[1]:
+            dt = grad * (torch.log1p(-p) - torch.log(p))
+        return dp, dt
+
+
 def binary_cross_entropy(probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy from probabilities (``F.binary_cross_entropy``); ``(*)`` -> ``()``.
 
     ``-mean(t log p + (1 - t) log(1 - p))``. ``probs`` and ``target`` must lie in [0, 1]. As in
     PyTorch, each log is clamped at -100 so that ``p = 0`` or ``p = 1`` gives a large finite loss
-    rather than ``inf``; prefer ``binary_cross_entropy_with_logits``, which needs no clamp.
+    rather than ``inf``, and the gradient there stays finite and points toward the target
+    (``(p - t) / max(p (1 - p), 1e-12)`` per element, then divided by N for the mean), rather
+    than the 0 that autograd through a clamp would give. Prefer
+    ``binary_cross_entropy_with_logits``, which needs no clamp.
     """
     p, t, dtype = _pair(probs, target, ("probs", "target"))
     _in_unit_interval(p, "probs")
     _in_unit_interval(t, "target")
-
-    def safe_log(q: torch.Tensor) -> torch.Tensor:  # log(q) clamped at -100, finite gradient at 0
-        positive = q > 0
-        logs = torch.log(torch.where(positive, q, torch.ones_like(q))).clamp(min=-100.0)
-        return torch.where(positive, logs, torch.full_like(q, -100.0))
-
-    return -(t * safe_log(p) + (1.0 - t) * safe_log(1.0 - p)).mean().to(dtype)
+    return _ClampedBCE.apply(p, t).mean().to(dtype)
 
 
 def binary_cross_entropy_with_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -129,10 +161,14 @@ def binary_cross_entropy_with_logits(logits: torch.Tensor, target: torch.Tensor)
 
     With ``p = sigmoid(x)``: ``-t log p - (1 - t) log(1 - p) = max(x, 0) - t x + log(1 + e^{-|x|})``.
     The right-hand side never exponentiates a positive number, so logits of +-1e4 are fine.
+    ``max(x, 0)`` and ``-|x|`` take the same branch at ``x = 0`` (``x`` and ``-x``), so the
+    gradient there is ``sigmoid(0) - t = 0.5 - t``; ``clamp`` and ``abs`` would give ``1 - t``
+    (``abs`` has slope 0 at 0), which is wrong exactly where zero-initialized logits start.
     """
     x, t, dtype = _pair(logits, target, ("logits", "target"))
     _in_unit_interval(t, "target")
-    loss = x.clamp(min=0) - t * x + torch.log1p(torch.exp(-x.abs()))
+    relu_x = torch.where(x >= 0, x, torch.zeros_like(x))  # max(x, 0), slope 1 at 0
+    loss = relu_x - t * x + torch.log1p(torch.exp(_neg_abs(x)))
     return loss.mean().to(dtype)
 
 

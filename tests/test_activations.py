@@ -131,6 +131,25 @@ def test_kinks_follow_pytorch() -> None:
     assert A.grad_silu(zero).item() == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_saturated_slopes_do_not_round_to_zero(dtype: torch.dtype, device: torch.device) -> None:
+    # s (1 - s) and 1 - tanh^2 are exactly 0 in float32 from |x| = 17 and 9 on (s and tanh round
+    # to +-1), where the slopes are still 4e-8 and 6e-8; torch's autograd rounds the same way,
+    # so the reference is the exact slope in float64: sigmoid(x) sigmoid(-x) and 1 / cosh(x)^2.
+    x64 = torch.tensor([0.0, 1.0, -3.0, 9.0, -9.0, 17.0, -17.0, 20.0, -40.0, 80.0], device=device)
+    x64 = x64.double()
+    x = x64.to(dtype)
+    s = torch.sigmoid(x64) * torch.sigmoid(-x64)
+    torch.testing.assert_close(A.grad_sigmoid(x), s.to(dtype), rtol=1e-5, atol=0)
+    torch.testing.assert_close(
+        A.grad_tanh(x), (1 / torch.cosh(x64) ** 2).to(dtype), rtol=1e-5, atol=0
+    )
+    torch.testing.assert_close(
+        A.grad_silu(x), (torch.sigmoid(x64) + x64 * s).to(dtype), rtol=1e-5, atol=0
+    )
+    assert (A.grad_sigmoid(x) > 0).all() and (A.grad_tanh(x)[:-1] > 0).all()  # tanh: 4e-70 at 80
+
+
 @pytest.mark.parametrize("dim", [-1, 0, 1])
 def test_softmax_jacobians(dim: int) -> None:
     x = torch.randn(3, 4, 5, dtype=torch.float64)

@@ -192,3 +192,113 @@ def test_draw_graph_returns_axes_with_every_node():
     plt.close("all")
     with pytest.raises(ValueError, match="max_nodes"):
         draw_graph(out, max_nodes=2)
+
+
+# ---- domain edges (issue 15, item 3): torch's float64 value and gradient, or a clear error ----
+
+
+def _torch_value_and_grad(fn, x: float) -> tuple[float, float]:
+    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    r = fn(t)
+    r.backward()
+    return r.item(), t.grad.item()
+
+
+def _same(got: float, want: float) -> bool:
+    """Equal as torch compares floats: infinities by sign, finite numbers to 1e-12 relative."""
+    if math.isinf(want) or math.isinf(got):
+        return got == want
+    return math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-300)
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3, 0.5, 1.5, 2.5])
+@pytest.mark.parametrize("x", [0.0, -0.0])
+def test_power_at_zero_matches_torch(x, k):
+    # the issue's input: Value(0.0) ** 0 then backward() raised ZeroDivisionError; torch: slope 0
+    if x == 0.0 and math.copysign(1.0, x) < 0 and not float(k).is_integer():
+        pytest.skip("torch takes k = 0.5 through sqrt, whose slope at -0.0 is -inf (IEEE)")
+    v = Value(x)
+    y = v**k
+    y.backward()
+    want_y, want_g = _torch_value_and_grad(lambda t: t**k, x)
+    assert _same(y.data, want_y) and _same(v.grad, want_g), (x, k, y.data, v.grad, want_g)
+
+
+def test_power_zero_inside_an_expression():
+    x = Value(0.0)
+    y = x**0 + 3 * x  # the issue's second input: torch gives value 1 and gradient 3
+    y.backward()
+    assert (y.data, x.grad) == (1.0, 3.0)
+    slopes = [_torch_value_and_grad(lambda t, k=k: t**k, 0.0)[1] for k in (0, 1, 2, 3)]
+    assert slopes == [0, 1, 0, 0]  # torch at 0: the figures the issue quotes
+
+
+@pytest.mark.parametrize(
+    ("x", "k"),
+    [(-2.0, 0), (-2.0, 2), (-2.0, 3), (-2.0, -1), (-2.0, -2), (-0.5, 3), (4.0, -0.5)]
+    # overflow: Python's float ** raises OverflowError here; torch (IEEE) gives +-inf
+    + [(1e200, 2), (-1e200, 3), (-1e200, 2), (1e-200, -2)],
+)
+def test_power_of_negative_bases_and_overflow_matches_torch(x, k):
+    v = Value(x)
+    y = v**k
+    y.backward()
+    want_y, want_g = _torch_value_and_grad(lambda t: t**k, x)
+    assert _same(y.data, want_y) and _same(v.grad, want_g)
+
+
+@pytest.mark.parametrize("x", [0.0, -0.0, 1e-300, -1e-300, 5.0, -5.0, 710.0, -710.0])
+@pytest.mark.parametrize("op", ["tanh", "relu", "exp", "sigmoid"])
+def test_unary_ops_at_their_edges_match_torch(op, x):
+    v = Value(x)
+    y = getattr(v, op)()
+    y.backward()
+    want_y, want_g = _torch_value_and_grad(getattr(torch, op), x)
+    assert _same(y.data, want_y) and _same(v.grad, want_g), (op, x, y.data, v.grad, want_y, want_g)
+
+
+@pytest.mark.parametrize("x", [-40.0, -100.0, -700.0])
+def test_sigmoid_left_tail_keeps_its_digits(x):
+    # torch.sigmoid(-40) = 4.2e-18 in float64; (1 + tanh(-20)) / 2 would round it (and its slope)
+    # to 0. The exact slope sigmoid(x) * sigmoid(-x) is what torch's autograd gives here too.
+    v = Value(x)
+    y = v.sigmoid()
+    y.backward()
+    t = torch.tensor(x, dtype=torch.float64)
+    assert math.isclose(y.data, torch.sigmoid(t).item(), rel_tol=1e-12)
+    assert math.isclose(v.grad, (torch.sigmoid(t) * torch.sigmoid(-t)).item(), rel_tol=1e-9)
+    assert math.isclose(v.grad, _torch_value_and_grad(torch.sigmoid, x)[1], rel_tol=1e-9)
+
+
+def test_log_near_zero_and_huge_exp_match_torch():
+    for x in (1e-300, 5e-324, 1e300):
+        v = Value(x)
+        y = v.log()
+        y.backward()
+        want_y, want_g = _torch_value_and_grad(torch.log, x)
+        assert _same(y.data, want_y) and _same(v.grad, want_g)
+    v = Value(1000.0)
+    y = v.exp() * 0.0 + v  # inf * 0 is nan in torch as in IEEE: the engine follows, no exception
+    y.backward()
+    assert math.isnan(y.data) and math.isnan(v.grad)
+
+
+@pytest.mark.parametrize(
+    ("make", "needles"),
+    [
+        (lambda: Value(0.0).log(), ("log", "0.0")),
+        (lambda: Value(-1.0).log(), ("log", "-1.0")),
+        (lambda: Value(1.0) / Value(0.0), ("division by zero", "Value(0.0)", "epsilon")),
+        (lambda: 1.0 / Value(0.0), ("division by zero", "Value(0.0)")),
+        (lambda: Value(0.0) ** -1, ("Value(0.0) ** -1", "division by zero", "exponent >= 0")),
+        (lambda: Value(-8.0) ** (1 / 3), ("Value(-8.0) ** 0.333", "integer exponent")),
+        (lambda: 0.0 ** Value(2.0), ("0 ** Value", "positive base")),
+        (lambda: (-2.0) ** Value(2.0), ("-2 ** Value", "positive base")),
+    ],
+)
+def test_undefined_edges_raise_one_clear_error_in_the_forward_pass(make, needles):
+    # torch answers these with inf or nan; the engine stops at once, naming the operation and
+    # the value, rather than letting backward() fail later with a Python arithmetic error
+    with pytest.raises(ValueError) as info:
+        make()
+    assert all(n in str(info.value) for n in needles), str(info.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -22,12 +24,70 @@ def test_quantized_loss_close_and_smaller() -> None:
     model = _gpt()
     x = torch.randint(0, 31, (8, 16))
     y = torch.randint(0, 31, (8, 16))
-    q = compress.quantize_int8(model)
+    with pytest.warns(UserWarning, match="lm_head"):  # tied to the embedding: stays float32
+        q = compress.quantize_int8(model)
     loss_f, loss_q = model(x, y)[1].item(), q(x, y)[1].item()
     assert abs(loss_f - loss_q) < QUANT_LOSS_TOL
     assert compress.model_size_bytes(q) < compress.model_size_bytes(model)
     assert isinstance(model.blocks[0].mlp.fc, torch.nn.Linear)  # original untouched
     assert type(q.blocks[0].mlp.fc) is not torch.nn.Linear
+
+
+@pytest.mark.skipif(not compress.HAS_DYNAMIC_QUANT, reason="no dynamic quantization")
+def test_quantizing_a_tied_output_layer_never_grows_the_model() -> None:
+    # issue 15: the tied (2000, 32) vocabulary matrix dominates this GPT. Quantizing lm_head kept
+    # the float32 embedding and added an int8 copy of the same matrix: 303 KB became 333 KB.
+    # Leaving the tied layer in float32 gives 270 KB (KiB here, 1024 bytes).
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=2000, block_size=8, n_layer=1, n_head=2, n_embd=32)).eval()
+    size_f = compress.model_size_bytes(model)
+    assert round(size_f / 1024) == 303
+    with pytest.warns(UserWarning, match=r"lm_head \(weight shared with another layer"):
+        q = compress.quantize_int8(model)
+    size_q = compress.model_size_bytes(q)
+    assert round(size_q / 1024) == 270 and size_q < size_f
+    assert type(q.lm_head) is torch.nn.Linear and q.lm_head.weight is q.wte.weight  # still tied
+    assert type(q.blocks[0].mlp.fc) is not torch.nn.Linear  # the untied layers are int8
+    x = torch.randint(0, 2000, (2, 8))
+    torch.testing.assert_close(q(x)[0], model(x)[0], atol=0.05, rtol=0)
+
+
+@pytest.mark.skipif(not compress.HAS_DYNAMIC_QUANT, reason="no dynamic quantization")
+def test_quantize_skips_layers_too_small_to_gain_and_shared_modules() -> None:
+    # int8 Linear layers carry about 1 KB of fixed overhead: a 4x4 layer would grow. A module
+    # registered under two names would become two quantized copies.
+    shared = torch.nn.Linear(64, 64)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 64), shared, shared)
+    model.append(torch.nn.Linear(64, 64))
+    with pytest.warns(UserWarning, match=r"2 \(weight shared.*3 \(weight shared.*0 \(too small"):
+        q = compress.quantize_int8(model)
+    assert compress.model_size_bytes(q) < compress.model_size_bytes(model)
+    assert [type(m) is torch.nn.Linear for m in q] == [True, False, True, True, False]
+    assert q[2] is q[3]
+
+
+def test_sizes_count_shared_storage_once(tmp_path) -> None:
+    # every size chapter 12 reports: the saved state (tied matrix written once), the parameter
+    # count, the pruned fraction (tied layer excluded) and the exported program
+    from course_lib import export
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=2000, block_size=8, n_layer=1, n_head=2, n_embd=32)).eval()
+    matrix = model.wte.weight.numel() * 4  # bytes of the tied (V, C) float32 matrix
+    untied = {k: v.clone() for k, v in model.state_dict().items()}
+    buf = io.BytesIO()
+    torch.save(untied, buf)  # what the size would be with the matrix stored twice
+    assert buf.tell() - compress.model_size_bytes(model) > 0.99 * matrix
+    assert model.num_params(non_embedding=False) == sum(p.numel() for p in set(model.parameters()))
+    assert [n for n, _ in compress.prunable_linears(model)] == [
+        "blocks.0.attn.qkv",
+        "blocks.0.attn.proj",
+        "blocks.0.mlp.fc",
+        "blocks.0.mlp.proj",
+    ]
+    path = tmp_path / "gpt.pt2"
+    export.export_model(model, torch.randint(0, 2000, (2, 8)), path)
+    assert path.stat().st_size < compress.model_size_bytes(model) + matrix // 2
 
 
 @pytest.mark.parametrize("sparsity", [0.0, 0.3, 0.5, 0.9])

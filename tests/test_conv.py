@@ -81,6 +81,26 @@ def test_max_pool_with_negative_values_and_padding():
     torch.testing.assert_close(conv.max_pool2d(x, 3, 2, 1), F.max_pool2d(x, 3, 2, 1))
 
 
+@pytest.mark.parametrize("kernel,stride,padding", [(2, None, 0), (3, 2, 1), (3, 1, 1)])
+def test_max_pool_gradient_at_ties_matches_torch(device, kernel, stride, padding):
+    # after a ReLU whole windows are 0: F.max_pool2d sends the gradient to the first maximum of a
+    # window (row-major), and so must we; amax split it evenly among the tied entries instead
+    x = torch.relu(torch.randn(2, 3, 7, 7, device=device)).round()  # many exact ties
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    got, want = (
+        conv.max_pool2d(a, kernel, stride, padding),
+        F.max_pool2d(b, kernel, stride, padding),
+    )
+    assert torch.equal(got, want)
+    g = torch.randn_like(want)
+    (got * g).sum().backward()
+    (want * g).sum().backward()
+    assert torch.equal(a.grad, b.grad)
+    zeros = torch.zeros(1, 1, 2, 2, device=device, requires_grad=True)
+    conv.max_pool2d(zeros, 2).sum().backward()
+    assert zeros.grad.flatten().tolist() == [1.0, 0.0, 0.0, 0.0]
+
+
 def test_keeps_dtype():
     x = torch.randn(1, 2, 6, 6, dtype=torch.float64)
     w = torch.randn(3, 2, 3, 3, dtype=torch.float64)

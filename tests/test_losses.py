@@ -129,6 +129,65 @@ def test_bce_at_zero_and_one_is_clamped_like_torch() -> None:
     assert torch.isfinite(p.grad).all()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_bce_confidently_wrong_predictions_keep_a_gradient(dtype, device) -> None:
+    # issue 15: p = 0, t = 1; p = 1, t = 0; p = 1e-45, t = 1. The loss is clamped at 100 per
+    # element, as torch's; autograd through the clamp gave a gradient of exactly 0, so these
+    # predictions could never be corrected. torch's backward, (p - t) / max(p (1 - p), 1e-12) / N,
+    # gives -1e12 / 3 = -3.3e11, +3.3e11, -3.3e11: finite and pointing toward the target.
+    p = torch.tensor([0.0, 1.0, 1e-45], dtype=dtype, device=device, requires_grad=True)
+    t = torch.tensor([1.0, 0.0, 1.0], dtype=dtype, device=device)
+    ref = p.detach().clone().requires_grad_()
+    loss = losses.binary_cross_entropy(p, t)
+    want = F.binary_cross_entropy(ref, t)
+    torch.testing.assert_close(loss, want)
+    assert loss.item() == pytest.approx(100.0)
+    loss.backward()
+    want.backward()
+    torch.testing.assert_close(p.grad, ref.grad)
+    assert p.grad.cpu().tolist() == pytest.approx([-1e12 / 3, 1e12 / 3, -1e12 / 3], rel=1e-6)
+
+
+def test_bce_gradients_match_torch_on_the_whole_edge_grid(device) -> None:
+    # every probability near or at 0 and 1 against hard and soft targets, in float64; the target's
+    # gradient -logit(p) is infinite at p = 0 or 1 in torch as here
+    probs = [0.0, 1e-300, 1e-45, 1e-13, 1e-7, 0.5, 1 - 1e-7, 1 - 1e-13, 1.0]
+    pp, tt = torch.meshgrid(
+        torch.tensor(probs, dtype=torch.float64),
+        torch.tensor([0.0, 0.3, 1.0], dtype=torch.float64),
+        indexing="ij",
+    )
+    p1, t1 = pp.flatten().to(device), tt.flatten().to(device)
+    ours = [p1.clone().requires_grad_(), t1.clone().requires_grad_()]
+    theirs = [p1.clone().requires_grad_(), t1.clone().requires_grad_()]
+    got, want = losses.binary_cross_entropy(*ours), F.binary_cross_entropy(*theirs)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=0)
+    got.backward()
+    want.backward()
+    torch.testing.assert_close(ours[0].grad, theirs[0].grad, rtol=1e-12, atol=0)
+    torch.testing.assert_close(ours[1].grad, theirs[1].grad, rtol=1e-12, atol=0)
+
+
+def test_bce_with_logits_slope_at_zero_logits(device) -> None:
+    # zero-initialized logits are exactly 0: the slope there is (sigmoid(0) - t) / N = (0.5 - t) / N.
+    # clamp(min=0) (slope 1 at 0) plus abs (slope 0 at 0) gave (1 - t) / N instead.
+    x = torch.zeros(4, device=device, requires_grad=True)
+    ref = torch.zeros(4, device=device, requires_grad=True)
+    t = torch.tensor([0.0, 1.0, 0.3, 0.5], device=device)
+    losses.binary_cross_entropy_with_logits(x, t).backward()
+    F.binary_cross_entropy_with_logits(ref, t).backward()
+    torch.testing.assert_close(x.grad, ref.grad)
+    torch.testing.assert_close(x.grad.cpu(), (0.5 - t.cpu()) / 4)
+
+
+@pytest.mark.parametrize("name", ["bce", "bce_logits", "mse", "huber", "ce_probs"])
+def test_second_derivatives_float64(name: str) -> None:
+    # gradgradcheck: the hand-written BCE backward is itself differentiable, like torch's
+    ours, _, kind = CASES[name]
+    a, b = _inputs(kind, torch.device("cpu"), torch.float64)
+    assert torch.autograd.gradgradcheck(ours, (a.requires_grad_(), b.double().requires_grad_()))
+
+
 def test_integer_class_indices_of_any_width() -> None:
     z = torch.randn(6, 4)
     y = torch.tensor([0, 3, 2, 1, 1, 0])
