@@ -39,23 +39,29 @@ def _missing(names: tuple[str, ...]) -> list[str]:
     return [n for n in names if importlib.util.find_spec(n) is None]
 
 
+def _counts(report: Path) -> dict[str, int]:
+    """Passed / failed / skipped / errors from a pytest JUnit XML report (zeros if it is missing)."""
+    counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
+    if not report.is_file():
+        return counts
+    for suite in ET.parse(report).getroot().iter("testsuite"):
+        total = int(suite.get("tests", 0))
+        failed, errors = int(suite.get("failures", 0)), int(suite.get("errors", 0))
+        skipped = int(suite.get("skipped", 0))
+        counts["failed"] += failed
+        counts["errors"] += errors
+        counts["skipped"] += skipped
+        counts["passed"] += total - failed - errors - skipped
+    return counts
+
+
 def _pytest(args: list[str], env: dict[str, str]) -> tuple[int, dict[str, int]]:
     """Run pytest in a child process; return its exit status and pass/fail/skip/error counts."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.xml"
-        cmd = [sys.executable, "-m", "pytest", "-q"]
-        rc = subprocess.call([*cmd, f"--junitxml={report}", *args], cwd=ROOT, env=env)
-        counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
-        if report.is_file():
-            for suite in ET.parse(report).getroot().iter("testsuite"):
-                total = int(suite.get("tests", 0))
-                failed, errors = int(suite.get("failures", 0)), int(suite.get("errors", 0))
-                skipped = int(suite.get("skipped", 0))
-                counts["failed"] += failed
-                counts["errors"] += errors
-                counts["skipped"] += skipped
-                counts["passed"] += total - failed - errors - skipped
-    return rc, counts
+        cmd = [sys.executable, "-m", "pytest", "-q", f"--junitxml={report}", *args]
+        rc = subprocess.call(cmd, cwd=ROOT, env=env)
+        return rc, _counts(report)
 
 
 def _describe(counts: dict[str, int]) -> str:

@@ -47,6 +47,8 @@ from course_lib.encoder_decoder import (  # noqa: E402
 from course_lib.transformer import GPT, GPTConfig  # noqa: E402
 
 META = torch.device("meta")
+# matplotlib asks plain CPU tensors for __array__(copy=...), which torch does not take yet
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
 
 def _tensors(obj):
