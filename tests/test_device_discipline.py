@@ -71,9 +71,7 @@ class OnOtherDevice(torch.Tensor):
         name = getattr(func, "__name__", "")
         if name in ("numpy", "__array__"):
             raise RuntimeError(f"{name}() of a tensor on the GPU: call .cpu() first")
-        if func in (torch.Tensor.cpu,) or (
-            func is torch.Tensor.to and _parse_to_device(args, kwargs) == "cpu"
-        ):
+        if func is torch.Tensor.cpu or (func is torch.Tensor.to and _to_the_cpu(args, kwargs)):
             with torch._C.DisableTorchFunctionSubclass():
                 out = func(*args, **kwargs)
             return out.as_subclass(torch.Tensor)
@@ -85,15 +83,15 @@ class OnOtherDevice(torch.Tensor):
         return super().__torch_function__(func, types, args, kwargs)
 
 
-def _parse_to_device(args, kwargs) -> str | None:
-    """The device type a ``Tensor.to(...)`` call asks for, or None when it keeps the device."""
+def _to_the_cpu(args, kwargs) -> bool:
+    """Whether a ``Tensor.to(...)`` call moves its tensor to the CPU (a CPU device or tensor)."""
     device = kwargs.get("device")
     for a in args[1:]:
         if isinstance(a, (str, torch.device)):
-            device = a
-        elif isinstance(a, torch.Tensor):
-            device = "other" if isinstance(a, OnOtherDevice) else a.device
-    return None if device is None else torch.device(device).type if device != "other" else "other"
+            device = torch.device(a)
+        elif isinstance(a, torch.Tensor):  # .to(other): other's device
+            device = None if isinstance(a, OnOtherDevice) else a.device
+    return device is not None and torch.device(device).type == "cpu"
 
 
 def on_gpu(t: torch.Tensor) -> OnOtherDevice:
