@@ -7,7 +7,7 @@ WORKERS ?= auto
 LAB_ARGS ?=
 NB := $(wildcard notebooks/[0-9][0-9]_*.ipynb solutions/[0-9][0-9]_*.ipynb)
 
-.PHONY: install lab test lint format notebooks exercises colab-check clean
+.PHONY: install lab test lint format notebooks exercises colab-check gpu-check clean
 
 install: $(STAMP)
 
@@ -54,6 +54,11 @@ $(COLAB_STAMP): requirements.txt pyproject.toml
 # Run every explorer notebook under ipywidgets 7.7.1 and move every control.
 colab-check: $(COLAB_STAMP)
 	COURSE_FAST=1 OMP_NUM_THREADS=1 $(COLAB_PY) tests/colab_widgets_check.py
+
+# On a machine with a CUDA GPU: the CUDA unit tests, every notebook and solution on the GPU (FAST
+# mode), then the GPU benchmark; one summary line. Uses .venv when there is one, else $(PYTHON).
+gpu-check:
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) tests/gpu_check.py $(GPU_CHECK_ARGS)
 
 # Re-execute lectures and solutions in full mode to refresh their stored outputs.
 notebooks: install

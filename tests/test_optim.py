@@ -41,6 +41,18 @@ CONFIGS = {
 STEPS = 500
 
 
+def reference(torch_cls, params, **kw):
+    """``torch_cls`` on its single-tensor path (``foreach=False``), the expression ours computes.
+
+    torch.optim takes its single-tensor path on the CPU but its multi-tensor (foreach) path by
+    default on CUDA, whose kernels round differently: over these 500 steps on an H200 torch's
+    foreach Adam drifts from its own single-tensor Adam by 9e-6 (AdamW 2e-5, fused 3e-5), while
+    ours equals the single-tensor path to 0.0. Comparing with that path on every device keeps
+    the 1e-6 bound meaningful instead of loosening it to cover torch's own path differences.
+    """
+    return torch_cls(params, foreach=False, **kw)
+
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Tiny tensors: one thread is fastest, and avoids oversubscribing a shared CPU."""
@@ -82,7 +94,7 @@ def test_matches_torch_after_500_steps(name, device):
     model, x, y = make_problem(device)
     twin = copy.deepcopy(model)
     train(model, ours_cls(model.parameters(), **kw), x, y, STEPS)
-    train(twin, torch_cls(twin.parameters(), **kw), x, y, STEPS)
+    train(twin, reference(torch_cls, twin.parameters(), **kw), x, y, STEPS)
     assert all(p.device.type == device.type for p in model.parameters())
     assert max_diff(model, twin) <= 1e-6
 
@@ -94,7 +106,7 @@ def test_loop_fallback_matches_torch(name):
     model, x, y = make_problem(torch.device("cpu"))
     twin = copy.deepcopy(model)
     train(model, ours_cls(model.parameters(), foreach=False, **kw), x, y, 200)
-    train(twin, torch_cls(twin.parameters(), **kw), x, y, 200)
+    train(twin, reference(torch_cls, twin.parameters(), **kw), x, y, 200)
     assert max_diff(model, twin) <= 1e-6
 
 
@@ -112,7 +124,7 @@ def test_state_dict_round_trip_mid_run(name, device, tmp_path):
     fresh.load_state_dict(torch.load(tmp_path / "opt.pt", weights_only=True))
     assert fresh.param_groups[0]["lr"] == kw["lr"]
     train(model, fresh, x, y, STEPS - STEPS // 2)
-    train(twin, torch_cls(twin.parameters(), **kw), x, y, STEPS)
+    train(twin, reference(torch_cls, twin.parameters(), **kw), x, y, STEPS)
     assert max_diff(model, twin) <= 1e-6
 
 
