@@ -1,0 +1,245 @@
+"""``python -m course_lib.workbook grade SUBMISSIONS``: a gradebook from submitted workbooks.
+
+Each ``.ipynb`` under ``SUBMISSIONS`` is one submission; its learner is the first folder under
+``SUBMISSIONS`` (``alice/01_loss_functions.ipynb``) or, for a file directly in it, the file's stem
+(``alice.ipynb``). Each one is copied into a temporary folder and executed there headless, in its
+own kernel of this Python (``nbclient``), with a per-cell time limit and errors allowed, so one
+broken cell does not hide the exercises after it; the submission itself is never written. The
+checkers record their results through ``COURSE_PROGRESS_FILE`` (see ``course_lib.progress``).
+
+The CSV has one row per learner and exercise: ``outcome`` is ``solved``, ``attempted`` (with the
+checker's hint in ``detail``), ``not started``, ``error`` (the checker cell itself raised),
+``checker cell deleted``, ``not run`` (the kernel died or time ran out first), or, for explain
+cells, ``to read`` (``detail`` holds the learner's text) or ``not written``. A notebook-wide
+problem gets a row with exercise ``(notebook)``: ``unreadable``, ``wrong workbook``,
+``unknown workbook``, ``timed out`` or ``kernel died``. No submission ever stops the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+
+import nbformat
+
+from . import progress, workbook
+
+NOTEBOOK = "(notebook)"
+_STOP_AFTER_TIMEOUTS = 2  # a loop the interrupt cannot stop would cost every later cell its limit
+
+
+@dataclass
+class Row:
+    """One line of the gradebook."""
+
+    learner: str
+    submission: str
+    workbook: str
+    exercise: str
+    outcome: str
+    detail: str = ""
+
+
+def learner_of(path: Path, folder: Path) -> str:
+    """``alice`` for ``folder/alice/NN_x.ipynb`` and for ``folder/alice.ipynb``."""
+    parts = path.relative_to(folder).parts
+    return parts[0] if len(parts) > 1 else path.stem
+
+
+def chapter_of(nb: nbformat.NotebookNode, path: Path) -> str | None:
+    """The workbook number (``"01"``) from the copy's stamp, its file name, or its checker calls."""
+    stamped = nb.metadata.get(workbook.STAMP, {}).get("workbook", "")
+    for name in (stamped, path.name):
+        if re.match(r"^\d\d_", name or ""):
+            return name[:2]
+    numbers = Counter(name[2:4] for name in workbook.checker_names(nb))
+    return numbers.most_common(1)[0][0] if numbers else None
+
+
+def _kernel_manager():
+    """A kernel manager whose kernel is this Python, whatever kernel specs are installed."""
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ThisPython(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+            argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+            return KernelSpec(argv=argv, display_name="grader", language="python")
+
+    return AsyncKernelManager(kernel_spec_manager=ThisPython(), kernel_name="python3")
+
+
+def _run(nb: nbformat.NotebookNode, folder: Path, cell_timeout: int) -> tuple[dict, str, str]:
+    """Execute ``nb`` in ``folder``; return (last result per checker, problem outcome, detail)."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    log = folder / progress.LOG_NAME
+    timeouts: list[int] = []
+
+    def on_error(cell, cell_index, execute_reply) -> None:
+        if execute_reply["content"].get("ename") == "CellTimeout":
+            timeouts.append(cell_index + 1)
+            if len(timeouts) >= _STOP_AFTER_TIMEOUTS:
+                raise TimeoutError
+
+    client = NotebookClient(
+        nb,
+        km=_kernel_manager(),
+        timeout=cell_timeout,
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        error_on_timeout={"ename": "CellTimeout", "evalue": f"ran over {cell_timeout} s"},
+        store_widget_state=False,
+        resources={"metadata": {"path": str(folder)}},
+        on_cell_error=on_error,
+    )
+    client.comm_open_handlers = {}  # no widget frontend
+    env = {k: v for k, v in os.environ.items() if k != "JPY_SESSION_NAME"}
+    env[progress.ENV_FILE] = str(log)
+    problem = detail = ""
+    try:
+        client.execute(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except TimeoutError:
+        problem, detail = "timed out", f"cells {timeouts} (counting from 1) ran over {cell_timeout} s; stopped"
+    except DeadKernelError:
+        problem, detail = "kernel died", "the kernel crashed or exited; later cells did not run"
+    except Exception as e:  # the grader goes on with the next submission whatever happens
+        problem, detail = "kernel died", f"execution stopped: {type(e).__name__}: {e}"[:300]
+    if not problem and timeouts:
+        problem, detail = "timed out", f"cell {timeouts[0]} ran over {cell_timeout} s; interrupted"
+    return progress.read_log(log), problem, detail
+
+
+def _cell_error(cell: nbformat.NotebookNode) -> str | None:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            return f"{out.get('ename')}: {out.get('evalue')}"[:200]
+    return None
+
+
+def grade_notebook(
+    path: Path, folder: Path, number: int | None = None, cell_timeout: int = 120
+) -> list[Row]:
+    """Every row of one submission (see the module doc). Never raises for a bad submission."""
+    learner, rel = learner_of(path, folder), path.relative_to(folder).as_posix()
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as e:
+        reason = f"not a readable notebook ({type(e).__name__}: {e})"[:300]
+        return [Row(learner, rel, "", NOTEBOOK, "unreadable", reason)]
+    chapter = chapter_of(nb, path)
+    course = sorted(workbook.EXERCISES.glob(f"{chapter}_*.ipynb")) if chapter else []
+    if not course:
+        return [Row(learner, rel, "", NOTEBOOK, "unknown workbook", "no course workbook matches")]
+    name = course[0].stem
+    if number is not None and int(chapter) != number:
+        why = f"this is workbook {chapter}; the assignment is workbook {number:02d}"
+        return [Row(learner, rel, name, NOTEBOOK, "wrong workbook", why)]
+    want = nbformat.read(course[0], as_version=4)
+    present = set(workbook.checker_names(nb))
+    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+        shutil.copyfile(path, Path(tmp) / path.name)
+        executed = nbformat.read(Path(tmp) / path.name, as_version=4)
+        results, problem, why = _run(executed, Path(tmp), cell_timeout)
+    rows = [Row(learner, rel, name, NOTEBOOK, problem, why)] if problem else []
+    errors = {}  # checker -> the error of its cell, or of a cell since the previous checker
+    last_error = None
+    for cell in executed.cells:
+        if cell.cell_type != "code":
+            continue
+        own = _cell_error(cell)
+        called = workbook.checker_names(nbformat.v4.new_notebook(cells=[cell]))
+        for checker in called:
+            earlier = f" (an earlier cell raised {last_error})" if last_error and own else ""
+            errors[checker] = f"{own}{earlier}" if own else last_error
+        last_error = None if called else own or last_error
+    for checker in workbook.checker_names(want):
+        entry = results.get(checker)
+        if entry:
+            attempted = entry["outcome"] == progress.ATTEMPTED
+            detail = progress.detail(entry["message"]) if attempted else ""
+            rows.append(Row(learner, rel, name, checker, entry["outcome"], detail))
+        elif checker not in present:
+            rows.append(Row(learner, rel, name, checker, "checker cell deleted"))
+        elif errors.get(checker) and not problem:
+            rows.append(Row(learner, rel, name, checker, "error", f"raised {errors[checker]}"))
+        else:
+            rows.append(Row(learner, rel, name, checker, "not run", problem))
+    cells = {c.get("id"): c for c in nb.cells}
+    for title, cell_id in workbook.explain_cells(want):
+        cell = cells.get(cell_id)
+        text = "" if cell is None else cell.source.replace(workbook.MD_PROMPT, "").strip()
+        outcome = "to read" if text else "not written"
+        rows.append(Row(learner, rel, name, title, outcome, text))
+    return rows
+
+
+def summarize(rows: list[Row]) -> list[dict[str, str | int]]:
+    """One line per submission: counts of each outcome and the notebook-wide problem, if any."""
+    lines: dict[str, dict[str, str | int]] = {}
+    for row in rows:
+        line = lines.setdefault(
+            row.submission,
+            {"learner": row.learner, "submission": row.submission, "workbook": row.workbook,
+             "solved": 0, "exercises": 0, "attempted": 0, "not started": 0, "other": 0,
+             "to read": 0, "problem": ""},
+        )  # fmt: skip
+        if row.exercise == NOTEBOOK:
+            line["problem"] = f"{row.outcome}: {row.detail}".strip(": ")
+        elif row.outcome in ("to read", "not written"):
+            line["to read"] += row.outcome == "to read"
+        else:
+            line["exercises"] += 1
+            key = row.outcome if row.outcome in ("solved", "attempted", "not started") else "other"
+            line[key] += 1
+    return list(lines.values())
+
+
+def grade_folder(
+    folder: Path,
+    out: Path,
+    number: int | None = None,
+    *,
+    cell_timeout: int = 120,
+    jobs: int = 1,
+) -> int:
+    """Grade every submission under ``folder`` into ``out`` (CSV) and ``<out>_summary.csv``."""
+    if not folder.is_dir():
+        print(f"{folder} is not a folder; give the folder that holds the submitted .ipynb files.")
+        return 1
+    paths = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    if not paths:
+        print(f"No .ipynb files under {folder}.")
+        return 1
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        graded = pool.map(lambda p: grade_notebook(p, folder, number, cell_timeout), paths)
+        rows = [row for rows in graded for row in rows]
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow([field.name for field in fields(Row)])
+        writer.writerows(astuple(row) for row in rows)
+    summary = summarize(rows)
+    summary_path = out.with_name(f"{out.stem}_summary.csv")
+    with open(summary_path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(summary[0]))
+        writer.writeheader()
+        writer.writerows(summary)
+    for line in summary:
+        problem = f"  [{line['problem']}]" if line["problem"] else ""
+        print(
+            f"{line['learner']:<16} {line['workbook'] or '?':<26} {line['solved']}/"
+            f"{line['exercises']} solved, {line['attempted']} attempted, "
+            f"{line['not started']} not started, {line['to read']} to read{problem}"
+        )
+    print(f"Wrote {out} ({len(rows)} rows) and {summary_path}.")
+    return 0
