@@ -78,8 +78,17 @@ def _kernel_manager():
     return AsyncKernelManager(kernel_spec_manager=ThisPython(), kernel_name="python3")
 
 
-def _run(nb: nbformat.NotebookNode, folder: Path, cell_timeout: int) -> tuple[dict, str, str]:
-    """Execute ``nb`` in ``folder``; return (last result per checker, problem outcome, detail)."""
+@dataclass
+class _Run:
+    results: dict[str, dict]  # the last recorded result of each checker
+    problem: str = ""  # a notebook-wide outcome ("timed out", "kernel died"), or ""
+    detail: str = ""
+    stopped: bool = False  # the cells after the problem did not run
+    timeouts: tuple[int, ...] = ()  # indexes of the cells that ran over the limit
+
+
+def _run(nb: nbformat.NotebookNode, folder: Path, cell_timeout: int) -> _Run:
+    """Execute ``nb`` in ``folder`` (cells run on after an error or an interrupted timeout)."""
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
@@ -88,7 +97,7 @@ def _run(nb: nbformat.NotebookNode, folder: Path, cell_timeout: int) -> tuple[di
 
     def on_error(cell, cell_index, execute_reply) -> None:
         if execute_reply["content"].get("ename") == "CellTimeout":
-            timeouts.append(cell_index + 1)
+            timeouts.append(cell_index)
             if len(timeouts) >= _STOP_AFTER_TIMEOUTS:
                 raise TimeoutError
 
@@ -106,24 +115,29 @@ def _run(nb: nbformat.NotebookNode, folder: Path, cell_timeout: int) -> tuple[di
     client.comm_open_handlers = {}  # no widget frontend
     env = {k: v for k, v in os.environ.items() if k != "JPY_SESSION_NAME"}
     env[progress.ENV_FILE] = str(log)
-    problem = detail = ""
+    run = _Run({}, stopped=True)
+    cells = ", ".join(str(i + 1) for i in timeouts)  # counted from 1, as a reader would
     try:
         client.execute(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        run.stopped = False
+        if timeouts:
+            run.problem = "timed out"
+            run.detail = f"cell {cells} ran over {cell_timeout} s and was interrupted"
     except TimeoutError:
-        problem, detail = "timed out", f"cells {timeouts} (counting from 1) ran over {cell_timeout} s; stopped"
+        run.problem = "timed out"
+        run.detail = f"cells {cells} ran over {cell_timeout} s; the later cells did not run"
     except DeadKernelError:
-        problem, detail = "kernel died", "the kernel crashed or exited; later cells did not run"
+        run.problem, run.detail = "kernel died", "it crashed or exited; the later cells did not run"
     except Exception as e:  # the grader goes on with the next submission whatever happens
-        problem, detail = "kernel died", f"execution stopped: {type(e).__name__}: {e}"[:300]
-    if not problem and timeouts:
-        problem, detail = "timed out", f"cell {timeouts[0]} ran over {cell_timeout} s; interrupted"
-    return progress.read_log(log), problem, detail
+        run.problem, run.detail = "kernel died", f"it stopped: {type(e).__name__}: {e}"[:300]
+    run.results, run.timeouts = progress.read_log(log), tuple(timeouts)
+    return run
 
 
 def _cell_error(cell: nbformat.NotebookNode) -> str | None:
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
-            return f"{out.get('ename')}: {out.get('evalue')}"[:200]
+            return f"raised {out.get('ename')}: {out.get('evalue')}"[:200]
     return None
 
 
@@ -150,31 +164,32 @@ def grade_notebook(
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         shutil.copyfile(path, Path(tmp) / path.name)
         executed = nbformat.read(Path(tmp) / path.name, as_version=4)
-        results, problem, why = _run(executed, Path(tmp), cell_timeout)
-    rows = [Row(learner, rel, name, NOTEBOOK, problem, why)] if problem else []
-    errors = {}  # checker -> the error of its cell, or of a cell since the previous checker
-    last_error = None
-    for cell in executed.cells:
+        run = _run(executed, Path(tmp), cell_timeout)
+    rows = [Row(learner, rel, name, NOTEBOOK, run.problem, run.detail)] if run.problem else []
+    errors = {}  # checker -> what went wrong in its cell, or in a cell since the previous checker
+    earlier = None
+    for index, cell in enumerate(executed.cells):
         if cell.cell_type != "code":
             continue
-        own = _cell_error(cell)
+        own = f"ran over {cell_timeout} s" if index in run.timeouts else _cell_error(cell)
         called = workbook.checker_names(nbformat.v4.new_notebook(cells=[cell]))
         for checker in called:
-            earlier = f" (an earlier cell raised {last_error})" if last_error and own else ""
-            errors[checker] = f"{own}{earlier}" if own else last_error
-        last_error = None if called else own or last_error
+            before = f"an earlier cell {earlier}" if earlier else ""
+            errors[checker] = f"the checker cell {own}" + (f" ({before})" if before else "")
+            errors[checker] = errors[checker] if own else before
+        earlier = None if called else own or earlier
     for checker in workbook.checker_names(want):
-        entry = results.get(checker)
+        entry = run.results.get(checker)
         if entry:
             attempted = entry["outcome"] == progress.ATTEMPTED
             detail = progress.detail(entry["message"]) if attempted else ""
             rows.append(Row(learner, rel, name, checker, entry["outcome"], detail))
         elif checker not in present:
             rows.append(Row(learner, rel, name, checker, "checker cell deleted"))
-        elif errors.get(checker) and not problem:
-            rows.append(Row(learner, rel, name, checker, "error", f"raised {errors[checker]}"))
+        elif errors.get(checker):
+            rows.append(Row(learner, rel, name, checker, "error", errors[checker]))
         else:
-            rows.append(Row(learner, rel, name, checker, "not run", problem))
+            rows.append(Row(learner, rel, name, checker, "not run", run.problem))
     cells = {c.get("id"): c for c in nb.cells}
     for title, cell_id in workbook.explain_cells(want):
         cell = cells.get(cell_id)
