@@ -109,6 +109,7 @@ def _run(nb: nbformat.NotebookNode, folder: Path, cell_timeout: int) -> _Run:
         interrupt_on_timeout=True,
         error_on_timeout={"ename": "CellTimeout", "evalue": f"ran over {cell_timeout} s"},
         store_widget_state=False,
+        shutdown_kernel="immediate",  # nothing to save in a throwaway kernel
         resources={"metadata": {"path": str(folder)}},
         on_cell_error=on_error,
     )

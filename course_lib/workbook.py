@@ -35,6 +35,9 @@ _CODE_BLOCK = re.compile(
     re.M | re.S,
 )
 _MD_BLOCK = re.compile(r"<!-- BEGIN SOLUTION -->.*?<!-- END SOLUTION -->", re.S)
+_MARKER_LINE = re.compile(
+    r"^[ \t]*(# BEGIN SOLUTION.*|# END SOLUTION|<!-- (BEGIN|END) SOLUTION -->)[ \t]*\n?", re.M
+)
 MD_PROMPT = "*Your answer here: double-click this cell and write it.*"
 STAMP = "course_workbook"  # notebook metadata key: {"workbook": name, "version": hash}
 WORKBOOK_NAME = re.compile(r"^\d\d_[A-Za-z0-9_]+\.ipynb$")  # not the moved-aside copies
@@ -69,6 +72,17 @@ def exercise_notebook(solution: Path) -> nbformat.NotebookNode:
         elif cell.cell_type == "markdown":
             cell.source = strip_markdown(cell.source)
     return normalize(nb, f"exercises/{solution.name}")
+
+
+def solved_copy(solution: Path) -> nbformat.NotebookNode:
+    """A workbook as a learner who solved everything hands it in: the solution without its
+    ``BEGIN``/``END SOLUTION`` lines and without outputs (for grading tests and benchmarks)."""
+    nb = nbformat.read(solution, as_version=4)
+    for cell in nb.cells:
+        cell.source = _MARKER_LINE.sub("", cell.source)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nb
 
 
 def generate() -> list[Path]:
@@ -217,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     p_grade.add_argument("--out", type=Path, default=Path("grades.csv"), help="CSV to write")
     p_grade.add_argument("--workbook", help="the assigned workbook number, e.g. 01")
     p_grade.add_argument("--timeout", type=int, default=120, help="seconds per cell")
-    p_grade.add_argument("--jobs", type=int, default=1, help="notebooks graded at once")
+    p_grade.add_argument("--jobs", type=int, default=4, help="notebooks graded at once (default 4)")
     args = parser.parse_args(argv)
     if args.command == "generate":
         for path in generate():
