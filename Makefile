@@ -20,8 +20,9 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $(STAMP)
 
 # The clone's own kernel, inside .venv (never user-wide); rewritten only when it points elsewhere.
+# Run as a script: importing the package would load torch, and this runs on every `make lab`.
 kernel: install
-	@$(PY) -m course_lib.kernel
+	@$(PY) course_lib/kernel.py
 
 # JUPYTER_PREFER_ENV_PATH: the kernel in .venv wins over any user-wide one of the same name.
 lab: kernel

@@ -1,11 +1,11 @@
 """The course's Jupyter kernel: one per clone, registered inside the clone's own environment.
 
-``python -m course_lib.kernel`` (run by ``make install`` and on every ``make lab``) writes the
-kernel spec ``python3`` into ``<sys.prefix>/share/jupyter/kernels/``, pointing at this environment's
-Python, and rewrites it only when it points elsewhere (a moved clone, a rebuilt ``.venv``). A
-JupyterLab started from the same environment (``make lab``) prefers that folder over the user-wide
-one, so no other clone's registration can shadow it, and nothing is written outside the
-environment.
+``python course_lib/kernel.py`` (run on every ``make lab``; a plain script, so torch is not loaded)
+writes the kernel spec ``python3`` into ``<sys.prefix>/share/jupyter/kernels/``, pointing at this
+environment's Python, and rewrites it only when it points elsewhere (a moved clone, a rebuilt
+``.venv``). A JupyterLab started from the same environment (``make lab``) prefers that folder over
+the user-wide one, so no other clone's registration can shadow it, and nothing is written outside
+the environment.
 
 Why the name ``python3`` and not a course-specific one: the notebooks' metadata names their kernel,
 and Google Colab answers any name it does not know with an "Unrecognized runtime" warning before

@@ -50,3 +50,11 @@ def test_every_notebook_opens_on_the_course_kernel(rel: str) -> None:
     assert nb.metadata.get("kernelspec") == kernel.kernelspec(), (
         f"{rel}: run `python -m course_lib.notebooks normalize {rel}`"
     )
+
+
+def test_make_lab_repairs_the_kernel_and_never_registers_it_user_wide() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "--user" not in makefile
+    lab = makefile[makefile.index("\nlab:") :].split("\n\n")[0]
+    assert lab.startswith("\nlab: kernel") and "JUPYTER_PREFER_ENV_PATH=1" in lab
+    assert "course_lib/kernel.py" in makefile  # a script: it never imports torch
