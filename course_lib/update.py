@@ -43,7 +43,11 @@ def set_back(root: Path) -> list[str]:
     changed = _git(root, "diff", "--name-only", "HEAD", "--", *COURSE_FOLDERS).stdout.split("\n")
     for rel in filter(None, changed):
         path = root / rel
-        if not rel.endswith(".ipynb") or not path.exists():
+        if not rel.endswith(".ipynb"):
+            continue
+        if not path.exists():
+            said.append(f"{rel}: restored (it had been deleted).")
+            _git(root, "checkout", "HEAD", "--", rel)
             continue
         committed = _git(root, "show", f"HEAD:{rel}").stdout
         mine = path.read_text(encoding="utf-8", errors="replace")
@@ -85,6 +89,6 @@ def update(pull: bool = True, root: Path | None = None) -> int:
     notes = [note for note in map(workbook.newer_version, copies) if note]
     for note in notes:
         print(note[0].upper() + note[1:])
-    if not notes:
-        print("Your workbooks in my_work/ are on the course's current version." if copies else "")
+    if copies and not notes:
+        print("Your workbooks in my_work/ are on the course's current version.")
     return 0

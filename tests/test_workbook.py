@@ -175,6 +175,7 @@ def test_update_sets_lectures_back_pulls_and_names_newer_workbooks(
     workbook.start("07")
     _run_lecture(clone / "notebooks/01_a.ipynb", "1\n")  # run and saved: outputs only
     _run_lecture(clone / "notebooks/02_b.ipynb", "2\n", source="print(2)  # my note")
+    (clone / "solutions/07_demo.ipynb").unlink()  # deleted by mistake
     # The course changes both lectures and the workbook upstream.
     for name in ("01_a", "02_b"):
         _run_lecture(upstream / f"notebooks/{name}.ipynb", "v2\n", source="print('v2')")
@@ -192,6 +193,7 @@ def test_update_sets_lectures_back_pulls_and_names_newer_workbooks(
     assert _git(clone, "rev-parse", "HEAD") == _git(upstream, "rev-parse", "HEAD")  # updated
     assert "notebooks/01_a.ipynb: set back (only outputs had changed)." in out
     assert "notebooks/02_b.ipynb: you edited its cells" in out
+    assert "solutions/07_demo.ipynb: restored (it had been deleted)." in out
     kept = list((clone / "my_work").glob("02_b.notebooks-*.ipynb"))
     assert len(kept) == 1 and "my note" in kept[0].read_text(encoding="utf-8")
     assert "The course has a newer version of 07_demo.ipynb" in out
