@@ -83,8 +83,13 @@ class _Run:
     results: dict[str, dict]  # the last recorded result of each checker
     problem: str = ""  # a notebook-wide outcome ("timed out", "kernel died"), or ""
     detail: str = ""
-    stopped: bool = False  # the cells after the problem did not run
     timeouts: tuple[int, ...] = ()  # indexes of the cells that ran over the limit
+    stopped_at: int | None = None  # index of the cell where execution was given up
+
+
+def _numbers(indexes: list[int]) -> str:
+    """Cell indexes as a reader counts cells: from 1."""
+    return ", ".join(str(i + 1) for i in indexes)
 
 
 def _run(nb: nbformat.NotebookNode, folder: Path, cell_timeout: int) -> _Run:
@@ -116,17 +121,18 @@ def _run(nb: nbformat.NotebookNode, folder: Path, cell_timeout: int) -> _Run:
     client.comm_open_handlers = {}  # no widget frontend
     env = {k: v for k, v in os.environ.items() if k != "JPY_SESSION_NAME"}
     env[progress.ENV_FILE] = str(log)
-    run = _Run({}, stopped=True)
-    cells = ", ".join(str(i + 1) for i in timeouts)  # counted from 1, as a reader would
+    run = _Run({})
     try:
         client.execute(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        run.stopped = False
         if timeouts:
             run.problem = "timed out"
-            run.detail = f"cell {cells} ran over {cell_timeout} s and was interrupted"
+            run.detail = f"cell {_numbers(timeouts)} ran over {cell_timeout} s and was interrupted"
     except TimeoutError:
-        run.problem = "timed out"
-        run.detail = f"cells {cells} ran over {cell_timeout} s; the later cells did not run"
+        run.problem, run.stopped_at = "timed out", timeouts[-1]
+        run.detail = (
+            f"cell {_numbers(timeouts[:1])} ran over {cell_timeout} s and an interrupt did not "
+            "stop it; the later cells did not run"
+        )
     except DeadKernelError:
         run.problem, run.detail = "kernel died", "it crashed or exited; the later cells did not run"
     except Exception as e:  # the grader goes on with the next submission whatever happens
@@ -172,6 +178,8 @@ def grade_notebook(
     for index, cell in enumerate(executed.cells):
         if cell.cell_type != "code":
             continue
+        if run.stopped_at is not None and index >= run.stopped_at:
+            break  # queued behind a loop the interrupt could not stop: not run
         own = f"ran over {cell_timeout} s" if index in run.timeouts else _cell_error(cell)
         called = workbook.checker_names(nbformat.v4.new_notebook(cells=[cell]))
         for checker in called:
