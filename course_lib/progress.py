@@ -115,6 +115,8 @@ def status_table(my_work: Path | None = None) -> str:
             cell = cells.get(cell_id)
             written = cell is not None and workbook.MD_PROMPT not in cell.source
             lines.append(f"  {title:<{width}}  {'written' if written else 'not written'}")
+        note = workbook.newer_version(copy)
+        lines += [f"  Note: {note}"] if note else []
         lines.append(
             f"  {len(names)} checked exercises: {counts[SOLVED]} solved, "
             f"{counts[ATTEMPTED]} attempted, {counts[NOT_STARTED]} not started"

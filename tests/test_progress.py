@@ -124,4 +124,5 @@ def test_status_table(my_work: Path) -> None:
     explain = next(line for line in table.splitlines() if "Exercise 4 · Explain" in line)
     assert explain.split()[-1] == "written" and "not written" not in explain
     assert "3 checked exercises: 1 solved, 1 attempted, 1 not started" in table
+    assert "Note: 07_demo.ipynb was started before version stamps" in table  # no stamp in it
     assert table.splitlines()[-1] == "All workbooks: 1/3 solved, 1 attempted, 1 not started"
