@@ -7,7 +7,7 @@ WORKERS ?= auto
 LAB_ARGS ?=
 NB := $(wildcard notebooks/[0-9][0-9]_*.ipynb solutions/[0-9][0-9]_*.ipynb)
 
-.PHONY: install lab test lint format notebooks exercises colab-check gpu-check clean
+.PHONY: install kernel lab update test lint format notebooks exercises colab-check gpu-check clean
 
 install: $(STAMP)
 
@@ -17,11 +17,20 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -qq -r requirements.txt
 	$(PY) -m pip install -qq --no-deps -e .
-	$(PY) -m ipykernel install --user --name from-loss-to-transformer --display-name "Python (From Loss to Transformer)" >/dev/null
 	@touch $(STAMP)
 
-lab: install
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_ARGS)
+# The clone's own kernel, inside .venv (never user-wide); rewritten only when it points elsewhere.
+# Run as a script: importing the package would load torch, and this runs on every `make lab`.
+kernel: install
+	@$(PY) course_lib/kernel.py
+
+# JUPYTER_PREFER_ENV_PATH: the kernel in .venv wins over any user-wide one of the same name.
+lab: kernel
+	JUPYTER_PREFER_ENV_PATH=1 $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_ARGS)
+
+# Set run lectures back (edited ones are kept in my_work/), pull, list workbooks with a newer version.
+update: install
+	$(PY) -m course_lib.workbook update
 
 lint: install
 	$(VENV)/bin/ruff check .

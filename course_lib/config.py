@@ -7,9 +7,27 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+_ON, _OFF = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
+
+
+def parse_fast(value: str | None) -> bool:
+    """``COURSE_FAST`` as a bool: 1/true/yes/on or 0/false/no/off (any case; unset means off).
+
+    Raises ``ValueError`` for anything else (``COURSE_FAST=2``), rather than guessing a mode that
+    would run for an hour or skip the real run.
+    """
+    text = (value or "").strip().lower()
+    if text in _ON | _OFF:
+        return text in _ON
+    raise ValueError(
+        f"COURSE_FAST={value!r} is not understood: set COURSE_FAST=1 for FAST mode or "
+        "COURSE_FAST=0 (or leave it unset) for the full run."
+    )
+
+
 #: True when the environment variable ``COURSE_FAST=1`` is set: notebooks and tests shrink
 #: data sets, models and step counts so the whole course runs on a 2-core CPU in minutes.
-FAST: bool = os.environ.get("COURSE_FAST", "0").strip().lower() in {"1", "true", "yes", "on"}
+FAST: bool = parse_fast(os.environ.get("COURSE_FAST"))
 
 #: Where the course lives. The Colab badges and the Colab setup cell are generated from this.
 REPO_SLUG: str = "from-loss-to-transformer/from-loss-to-transformer"

@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 
 from .colab import SETUP_CELL, badge_markdown
+from .kernel import kernelspec
 
 ROOT = Path(__file__).resolve().parent.parent
 BADGE_RE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)\s*$", re.M)
@@ -46,7 +47,7 @@ def _is_widget_view(out: dict) -> bool:
 
 
 def normalize(nb: nbformat.NotebookNode, path: str) -> nbformat.NotebookNode:
-    """Badge first, setup cell second, no widget state, no timing metadata, scrubbed outputs."""
+    """Badge first, setup cell second, the course kernel, no widget state or timing, scrubbed outputs."""
     badge = badge_markdown(path)
     cells = nb.cells
     if cells and cells[0].cell_type == "markdown" and BADGE_RE.search(cells[0].source):
@@ -61,11 +62,7 @@ def normalize(nb: nbformat.NotebookNode, path: str) -> nbformat.NotebookNode:
     else:
         cells.insert(1, nbformat.v4.new_code_cell(SETUP_CELL, id="setup"))
     nb.metadata.pop("widgets", None)
-    nb.metadata["kernelspec"] = {
-        "display_name": "Python 3",
-        "language": "python",
-        "name": "python3",
-    }
+    nb.metadata["kernelspec"] = kernelspec()  # the clone's own kernel (see course_lib.kernel)
     nb.metadata["language_info"] = {"name": "python"}
     for cell in cells:
         cell.metadata.pop("execution", None)

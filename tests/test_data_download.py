@@ -93,6 +93,7 @@ def test_offline_switch_never_touches_network(server: str, cache: Path, monkeypa
     with pytest.raises(DataUnavailable, match="COURSE_OFFLINE"):
         fetch(f"{server}/file.txt", "demo/file.txt", SHA)
     assert _Handler.hits == 0
+    assert not (cache / "demo").exists()  # offline: no empty data folders left behind
 
 
 def test_read_only_mirror_is_used(tmp_path: Path, monkeypatch) -> None:
@@ -118,6 +119,10 @@ def test_shakespeare_falls_back_to_generated_text(cache: Path, monkeypatch, caps
     text = shakespeare.load_tiny_shakespeare()
     out = capsys.readouterr().out
     assert "generated" in out and "COURSE_OFFLINE" in out
+    distinct = len(set(text))  # a different vocabulary: the learner is told numbers will differ
+    assert distinct != shakespeare.DISTINCT_CHARS
+    assert f"{distinct} distinct characters where tiny Shakespeare has 65" in out
+    assert "differ from the stored outputs" in out
     assert len(text) == 1_000_000 and text == shakespeare.generate_play()
     assert ":\n" in text[:200]
 

@@ -216,6 +216,9 @@ def report(name: str, passed: bool, message: str) -> CheckResult:
     """Print the checker's one line and return its result."""
     message = " ".join(message.split())  # one line, even when a learner's error spans several
     print(message)
+    from ..progress import record  # for `workbook status`; never raises
+
+    record(name, passed, message)
     return CheckResult(name, passed, message)
 
 

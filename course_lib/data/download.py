@@ -99,14 +99,14 @@ def fetch(
             if _writable(path.parent):
                 print(f"{path} is corrupt (wrong sha256); deleting it and fetching a fresh copy.")
                 path.unlink()
-    target = next((f / relpath for f in dirs if _writable((f / relpath).parent)), None)
     where = " or ".join(str(f / relpath) for f in dirs)
     manual = (
         f"To fix: connect to the internet and run again, or download {url} yourself and save it "
         f"as {where} (sha256 {sha256}), or point {ENV_DIR} at a folder holding {relpath}."
     )
-    if os.environ.get(ENV_OFFLINE, "0") not in {"", "0"}:
+    if os.environ.get(ENV_OFFLINE, "0") not in {"", "0"}:  # before any folder is created
         raise DataUnavailable(f"{relpath} is not cached and {ENV_OFFLINE} is set. {manual}")
+    target = next((f / relpath for f in dirs if _writable((f / relpath).parent)), None)
     if target is None:
         raise DataUnavailable(f"no writable data folder among {where}. {manual}")
     last: Exception | None = None
