@@ -29,7 +29,7 @@ def test_conv_output_size(checker_line):
 
 @pytest.mark.parametrize(
     "answer,fragment",
-    [(4096, PASS), (8 * 8 * 64, PASS), (3136, "28x28"), (None, "no answer"), (2048, "64 output")],
+    [(4096, PASS), (8 * 8 * 64, PASS), (3136, "28x28"), (2048, "64 output")],
 )
 def test_flatten_size(checker_line, answer, fragment):
     if fragment == PASS:
@@ -156,7 +156,9 @@ def test_review_findings(checker_line):
         x.clamp_(min=0)
         return F.max_pool2d(x, k, s)
 
-    checker_line.fails(checks.ex07_max_pool, clamp_then_pool, needles=("below 0",))
+    checker_line.fails(
+        checks.ex07_max_pool, clamp_then_pool, needles=("changed its input `x` in place",)
+    )
     # dilation*kernel is not the dilated span
     checker_line.fails(
         checks.ex07_conv_output_size,

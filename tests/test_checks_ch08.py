@@ -121,7 +121,7 @@ def test_stub_is_not_done(checker_line, check) -> None:
 
 def test_value_answers_not_given(checker_line) -> None:
     for check in (checks.ex08_param_count, checks.ex08_word_order):
-        checker_line.fails(check, None, needles=("no answer yet",))
+        checker_line.not_done(check, None)
 
 
 # ---- usual mistakes -----------------------------------------------------------------------

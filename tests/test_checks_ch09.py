@@ -78,7 +78,7 @@ def test_dot_product_std(checker_line):
     checker_line.fails(checks.ex09_dot_product_std, 512, needles=("square root",))
     checker_line.fails(checks.ex09_dot_product_std, 1.0, needles=("AFTER",))
     assert not checks.ex09_dot_product_std(None)
-    assert "no answer yet" in checker_line.line()
+    assert "not done yet" in checker_line.line()
 
 
 # ---- heads ----------------------------------------------------------------------------------

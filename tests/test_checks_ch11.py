@@ -74,7 +74,7 @@ def test_predict_decoder_mask(checker_line) -> None:
     right = [[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 0]]
     checker_line.passes(checks.ex11_predict_decoder_mask, right)
     checker_line.passes(checks.ex11_predict_decoder_mask, torch.tensor(right).bool())
-    checker_line.fails(checks.ex11_predict_decoder_mask, None, needles=("no answer yet",))
+    checker_line.not_done(checks.ex11_predict_decoder_mask, None)
     checker_line.fails(
         checks.ex11_predict_decoder_mask, causal_mask(4).int().tolist(), needles=("<pad> column",)
     )

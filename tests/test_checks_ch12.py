@@ -75,7 +75,7 @@ def test_loss_scale(capsys) -> None:
     _passes(capsys, checks.ex12_loss_scale, (True, 32768.0))
     _passes(capsys, checks.ex12_loss_scale, (True, 32768))
     assert not checks.ex12_loss_scale(None)
-    assert "no answer yet" in _line(capsys)
+    assert "not done yet" in _line(capsys)
     _fails(capsys, checks.ex12_loss_scale, (False, 32768.0), "skips the update")
     _fails(capsys, checks.ex12_loss_scale, (True, 65536.0), "backoff_factor")
     _fails(capsys, checks.ex12_loss_scale, (True, 131072.0), "shrinks")

@@ -94,9 +94,11 @@ def test_number_answers(capsys) -> None:
     assert ex99_number(0.8)
     assert "passed" in capsys.readouterr().out
     for answer, needle in [
-        (None, "no answer yet"),
-        (..., "no answer yet"),
+        (None, "not done yet"),
+        (..., "not done yet"),
         ("zero point eight", "expected a number"),
+        (torch.tensor([0.8, 0.1]), "a tensor of shape (2,)"),
+        ([0.8], "a list of 1 items"),
         (float("nan"), "nan"),
         (4.0, "Hint: that is the sum"),
         (0.9, "Hint: average"),

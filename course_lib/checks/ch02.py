@@ -20,6 +20,39 @@ __all__ = [
 ]
 
 
+def _own(*names: str) -> tuple[str, ...]:
+    """The function an exercise writes, in each of its spellings (switched off while checked)."""
+    return tuple(
+        path
+        for name in names
+        for path in (f"torch.{name}", f"torch.Tensor.{name}", f"torch.nn.functional.{name}")
+    )
+
+
+def _own_hint(name: str) -> str:
+    return (
+        f"this exercise writes {name} itself, so torch.{name} (and F.{name}, x.{name}()) is "
+        "switched off while it is checked: build it from torch.exp and arithmetic"
+    )
+
+
+def _only_low_slices_fail(got: torch.Tensor, x: torch.Tensor, dim: int) -> bool:
+    """Are the nan/inf slices exactly those whose max lies far below the whole tensor's max?
+
+    That is the mark of a max taken over the whole batch instead of each slice along ``dim``.
+    """
+    low = (x.amax() - x.amax(dim, keepdim=True)) > 100
+    bad = ~torch.isfinite(got.detach()).all(dim, keepdim=True)
+    return bool((bad & low).any()) and not bool((bad & ~low).any())
+
+
+_GRAD_HINT = (
+    "the values are right but autograd's gradient is not: torch.where evaluates BOTH branches, "
+    "so an inf in the branch it does not pick still makes a nan gradient; compute with "
+    "exp(-|x|) or clamp x inside each branch"
+)
+
+
 def _input_gradient(c: Check, fn: Any, x: torch.Tensor, *, case: str) -> torch.Tensor | None:
     """d sum(fn(x)) / dx through autograd, or None when the learner's result has no graph."""
     x = x.clone().requires_grad_()
@@ -92,28 +125,42 @@ def ex02_sigmoid(c: Check, fn: Any) -> str:
         ),
     }
     for case, x in cases.items():
-        got = c.call(fn, x.clone(), case=case)
+        with c.forbidding(_own("sigmoid") + ("torch.special.expit",), _own_hint("sigmoid")):
+            got = c.call(fn, x.clone(), case=case)
         tiny = case.startswith("tiny")
+        hint = (
+            "exp(x) / (1 + exp(x)) is inf / inf = nan for x = 1e4: use only exp(-|x|), "
+            "which lies in (0, 1], with 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0"
+        )
+        if tiny:
+            hint = (
+                "sigmoid(-100) is 3.7e-44 and sigmoid(-700) 1e-304; e / (1 + e) with "
+                "e = exp(-|x|) gets them right"
+            )
+            out = got.detach() if isinstance(got, torch.Tensor) and got.shape == x.shape else None
+            if out is not None and out[1] == out[2] != 0:
+                hint = (
+                    "your outputs for x = -100 and x = -700 are equal, as if x were clamped: "
+                    "don't clamp x; e / (1 + e) with e = exp(-|x|) is exact here"
+                )
         _diagnose(
             c,
             got,
             torch.sigmoid(x),
             case=case,
-            hint="small outputs must be right too, relative to their size: don't clamp x; "
-            "e / (1 + e) with e = exp(-|x|) is exact here"
-            if tiny
-            else "exp(x) / (1 + exp(x)) is inf / inf = nan for x = 1e4: use only exp(-|x|), "
-            "which lies in (0, 1], with 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0",
+            hint=hint,
             wrongs=[
                 (torch.exp(x) / (1 + torch.exp(x)), "exp(x) / (1 + exp(x))", "this overflows"),
                 (1 / (1 + torch.exp(x)), "1 / (1 + exp(x)) = sigmoid(-x)", "the sign of x"),
             ],
+            scale=1.0,  # outputs lie in [0, 1]: float rounding of numbers of that size
             atol=0.0 if tiny else 1e-6,
-            rtol=1e-9 if tiny else 1e-5,
+            rtol=1e-5,
         )
     x = torch.tensor([1e4, -1e4, 50.0, -50.0, 0.0])
     case = "gradient at x = +-1e4 (autograd)"
-    grad = _input_gradient(c, fn, x, case=case)
+    with c.forbidding(_own("sigmoid") + ("torch.special.expit",), _own_hint("sigmoid")):
+        grad = _input_gradient(c, fn, x, case=case)
     c.expect(
         grad is not None,
         case=case,
@@ -236,11 +283,13 @@ def ex02_tanh(c: Check, fn: Any) -> str:
         "x = +-1e4 and +-100": torch.tensor([1e4, -1e4, 100.0, -100.0]),
     }
     for case, x in cases.items():
-        got = c.call(fn, x.clone(), case=case)
+        with c.forbidding(_own("tanh"), _own_hint("tanh")):
+            got = c.call(fn, x.clone(), case=case)
         _diagnose(
             c,
             got,
             torch.tanh(x),
+            scale=1.0,
             case=case,
             hint="exp(2x) and exp(x) overflow to inf for large x, giving inf / inf = nan: rewrite "
             "with e = exp(-2|x|) in (0, 1], tanh(|x|) = (1 - e) / (1 + e), and restore the sign",
@@ -252,6 +301,8 @@ def ex02_tanh(c: Check, fn: Any) -> str:
                 ),
             ],
         )
+        with c.forbidding(_own("tanh"), _own_hint("tanh")):
+            c.gradients(fn, torch.tanh, x, case=case, hint=_GRAD_HINT)
     return "including x = +-1e4, where both textbook forms give nan"
 
 
@@ -271,9 +322,18 @@ def ex02_softmax(c: Check, fn: Any) -> str:
             torch.tensor([[1e4, 0.0, -1e4], [1e4, 1e4, 0.0], [-1e4, -1e4, -1e4]]),
             -1,
         ),
+        "rows on different scales (max 1e4 in one, -9999 in the other)": (
+            torch.tensor([[1e4, 0.0, 0.0], [-1e4, -1e4, -9999.0]]),
+            -1,
+        ),
+        "columns on different scales along dim=0": (
+            torch.tensor([[1e4, -1e4], [0.0, -9999.0], [0.0, -1e4]]),
+            0,
+        ),
     }
     for case, (x, dim) in cases.items():
-        got = c.call(fn, x.clone(), dim, case=case)
+        with c.forbidding(_own("softmax", "log_softmax"), _own_hint("softmax")):
+            got = c.call(fn, x.clone(), dim, case=case)
         e = torch.exp(x)
         wrongs = []
         if x.dim() == 2:
@@ -293,15 +353,28 @@ def ex02_softmax(c: Check, fn: Any) -> str:
                         "without keepdim the sums broadcast against the wrong axis: use keepdim=True",
                     )
                 )
+        finite = isinstance(got, torch.Tensor) and bool(torch.isfinite(got.detach()).all())
+        hint = f"exp(x - max) / sum of it along dim={dim}, keepdim=True"
+        if not finite and got.shape == x.shape and _only_low_slices_fail(got, x, dim):
+            hint = (
+                f"each slice along dim={dim} needs its own max: x.amax(dim={dim}, keepdim=True). "
+                "Subtracting the largest value of the whole tensor (1e4) from a slice whose "
+                "values are near -1e4 leaves exp(-2e4) = 0 everywhere, and 0 / 0 = nan"
+            )
+        elif x.abs().max() > 100 and not finite:
+            hint = (
+                "exp(1e4) overflows to inf and inf / inf = nan: subtract x.amax(dim, keepdim=True) "
+                "first (the result does not change, since softmax(x + c) = softmax(x))"
+            )
         _diagnose(
             c,
             got,
             torch.softmax(x, dim=dim),
             case=case,
-            hint="exp(1e4) overflows to inf and inf / inf = nan: subtract x.amax(dim, keepdim=True) "
-            "first (the result does not change, since softmax(x + c) = softmax(x))"
-            if x.abs().max() > 100
-            else f"exp(x - max) / sum of it along dim={dim}, keepdim=True",
+            hint=hint,
             wrongs=wrongs,
+            scale=float(x.abs().max()),
         )
-    return "5 cases: dims, a square matrix, float64 and logits of 1e4"
+        with c.forbidding(_own("softmax", "log_softmax"), _own_hint("softmax")):
+            c.gradients(fn, torch.softmax, x, dim, case=case, hint=_GRAD_HINT)
+    return "7 cases: dims, a square matrix, float64, logits of 1e4 on different scales, gradients"
