@@ -153,6 +153,17 @@ def float_tolerance(dtype: torch.dtype, scale: float) -> float:
     return 8 * torch.finfo(dtype).eps * float(scale)
 
 
+def only_low_slices_fail(got: torch.Tensor, x: torch.Tensor, dim: int) -> bool:
+    """Are the nan/inf slices of ``got`` exactly those of ``x`` whose max lies far below x's max?
+
+    That is the mark of a max taken over the whole batch instead of each slice along ``dim``
+    (``got`` is the result, ``x`` the logits or scores it came from).
+    """
+    low = (x.amax() - x.amax(dim, keepdim=True)) > 100
+    bad = ~torch.isfinite(got.detach()).all(dim, keepdim=True)
+    return bool((bad & low).any()) and not bool((bad & ~low).any())
+
+
 def learner_device() -> torch.device:
     """The device the learner's notebook computes on (``get_device()``); cpu if that fails."""
     try:

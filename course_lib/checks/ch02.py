@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from ._core import CaseFailed, Check, checker
+from ._core import CaseFailed, Check, checker, only_low_slices_fail
 from .ch01 import _diagnose
 
 __all__ = [
@@ -34,16 +34,6 @@ def _own_hint(name: str) -> str:
         f"this exercise writes {name} itself, so torch.{name} (and F.{name}, x.{name}()) is "
         "switched off while it is checked: build it from torch.exp and arithmetic"
     )
-
-
-def _only_low_slices_fail(got: torch.Tensor, x: torch.Tensor, dim: int) -> bool:
-    """Are the nan/inf slices exactly those whose max lies far below the whole tensor's max?
-
-    That is the mark of a max taken over the whole batch instead of each slice along ``dim``.
-    """
-    low = (x.amax() - x.amax(dim, keepdim=True)) > 100
-    bad = ~torch.isfinite(got.detach()).all(dim, keepdim=True)
-    return bool((bad & low).any()) and not bool((bad & ~low).any())
 
 
 _GRAD_HINT = (
@@ -355,7 +345,7 @@ def ex02_softmax(c: Check, fn: Any) -> str:
                 )
         finite = isinstance(got, torch.Tensor) and bool(torch.isfinite(got.detach()).all())
         hint = f"exp(x - max) / sum of it along dim={dim}, keepdim=True"
-        if not finite and got.shape == x.shape and _only_low_slices_fail(got, x, dim):
+        if not finite and got.shape == x.shape and only_low_slices_fail(got, x, dim):
             hint = (
                 f"each slice along dim={dim} needs its own max: x.amax(dim={dim}, keepdim=True). "
                 "Subtracting the largest value of the whole tensor (1e4) from a slice whose "
