@@ -288,3 +288,38 @@ def test_fix_nn_transformer(checker_line) -> None:
             return Fixed(**kw, **flags)  # noqa: B023
 
         checker_line.fails(checks.ex11_fix_nn_transformer, make, needles=(hint,))
+
+
+# ---- issue 16: the planted answers of each kind
+
+
+class SrcPositionsOnly(Fixed):
+    """Positional encodings on the source only: the decoder reads its prefix as a bag."""
+
+    def forward(self, src, tgt):  # noqa: ANN001, ANN201
+        self._calls = 0
+        return super().forward(src, tgt)
+
+    def emb(self, ids):  # noqa: ANN001, ANN201
+        self._calls += 1
+        x = self.embed(ids)
+        return x + self.pos[: ids.shape[1]] if self._calls == 1 else x
+
+
+def test_fix_nn_transformer_positions_on_target_too(checker_line) -> None:
+    """`<bos> 3 4 3` and `<bos> 4 3 3` give equal last logits without target positions (kind 3)."""
+    checker_line.fails(
+        checks.ex11_fix_nn_transformer,
+        SrcPositionsOnly,
+        needles=("word order in the target", "target embeddings too"),
+    )
+
+
+class DetachedLoss(Fixed):
+    def forward(self, src, tgt):  # noqa: ANN001, ANN201
+        logits, loss = super().forward(src, tgt)
+        return logits, loss.detach()
+
+
+def test_fix_nn_transformer_backward(checker_line) -> None:
+    checker_line.fails(checks.ex11_fix_nn_transformer, DetachedLoss, needles=("loss.backward()",))

@@ -393,6 +393,20 @@ class Check:
             self._device_run(*device_args, case=case, error_hint=error_hint)
         return got
 
+    def on_device(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        case: str,
+        error_hint: str = "run the cell above on this case and read the error",
+        **kwargs: Any,
+    ) -> None:
+        """Run ``fn`` on copies of its inputs on the learner's device only (nothing on a CPU)."""
+        if self.device.type != "cpu":
+            self._device_run(
+                *_to_device((fn, args, kwargs), self.device), case=case, error_hint=error_hint
+            )
+
     def _device_run(
         self, fn: Callable[..., Any], args: tuple, kwargs: dict, *, case: str, error_hint: str
     ) -> None:
