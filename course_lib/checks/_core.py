@@ -703,7 +703,7 @@ class Check:
                 raise CaseFailed(
                     case,
                     f"expected a torch.Tensor, got {_describe(got)}",
-                    hint or _type_hint(got, want),
+                    _type_hint(got, want),
                 )
             if tuple(got.shape) != tuple(want.shape):
                 raise CaseFailed(

@@ -345,7 +345,12 @@ def ex02_softmax(c: Check, fn: Any) -> str:
                 )
         finite = isinstance(got, torch.Tensor) and bool(torch.isfinite(got.detach()).all())
         hint = f"exp(x - max) / sum of it along dim={dim}, keepdim=True"
-        if not finite and got.shape == x.shape and only_low_slices_fail(got, x, dim):
+        if (
+            not finite
+            and isinstance(got, torch.Tensor)
+            and got.shape == x.shape
+            and only_low_slices_fail(got, x, dim)
+        ):
             hint = (
                 f"each slice along dim={dim} needs its own max: x.amax(dim={dim}, keepdim=True). "
                 "Subtracting the largest value of the whole tensor (1e4) from a slice whose "
