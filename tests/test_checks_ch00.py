@@ -79,3 +79,16 @@ def test_one_hot(checker_line) -> None:
         lambda y, n: F.one_hot(y.clamp(0, n - 1), n).float(),
         needles=("label 3",),
     )
+
+
+def test_one_hot_error_names_label_and_classes(checker_line) -> None:
+    """The exercise asks for a message naming the bad label and the number of classes (kind 3)."""
+    import torch.nn.functional as F
+
+    def label_only(labels, num_classes):
+        if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+            bad = labels[(labels < 0) | (labels >= num_classes)]
+            raise ValueError(f"bad label {int(bad[0])}")
+        return F.one_hot(labels, num_classes).float()
+
+    checker_line.fails(checks.ex00_one_hot, label_only, needles=("does not mention '3'",))

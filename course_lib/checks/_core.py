@@ -172,6 +172,7 @@ def learner_device() -> torch.device:
         return torch.device("cpu")
 
 
+RUN_CELL_HINT = "run the cell above on this case and read the error"
 DEVICE_HINT = (
     "your notebook computes on {device}: make every new tensor on the device of your inputs, "
     "e.g. torch.zeros(n, device=x.device), torch.zeros_like(x) or torch.arange(n, device=x.device)"
@@ -338,7 +339,7 @@ class Check:
         fn: Callable[..., Any],
         *args: Any,
         case: str,
-        error_hint: str = "run the cell above on this case and read the error",
+        error_hint: str = RUN_CELL_HINT,
         inplace_ok: bool | Collection[int] = False,
         on_device: bool = True,
         **kwargs: Any,
@@ -398,7 +399,7 @@ class Check:
         fn: Callable[..., Any],
         *args: Any,
         case: str,
-        error_hint: str = "run the cell above on this case and read the error",
+        error_hint: str = RUN_CELL_HINT,
         **kwargs: Any,
     ) -> None:
         """Run ``fn`` on copies of its inputs on the learner's device only (nothing on a CPU)."""

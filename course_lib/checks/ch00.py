@@ -16,9 +16,7 @@ __all__ = ["ex00_broadcast_shape", "ex00_one_hot", "ex00_pairwise_sq_dists", "ex
 def ex00_broadcast_shape(c: Check, answer: Any) -> str:
     """Your prediction of ``(torch.zeros(3, 1, 4) + torch.zeros(5, 4)).shape``, as a tuple."""
     case = "shape of zeros(3, 1, 4) + zeros(5, 4)"
-    c.expect(
-        answer is not None, case=case, problem="no answer yet", hint="set `answer = (..., ...)`"
-    )
+    c.answered(answer)
     sizes = list(answer) if isinstance(answer, (tuple, list, torch.Size)) else None
     if sizes is None or not all(isinstance(n, int) and not isinstance(n, bool) for n in sizes):
         raise CaseFailed(
@@ -141,8 +139,8 @@ def ex00_one_hot(c: Check, fn: Any) -> str:
             3,
             exc=ValueError,
             case=f"label {label} with 3 classes",
-            mentions=label,
+            mentions=[label, ("3", "2")],  # the number of classes, or the last valid label
             hint="valid labels are 0..num_classes-1 (negative ones too are invalid): raise "
-            "ValueError naming the bad label",
+            "ValueError naming the bad label and the number of classes",
         )
     return "values, dtype, empty batch and out-of-range labels"
