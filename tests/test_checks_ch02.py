@@ -167,3 +167,13 @@ def test_softmax_in_place(checker_line) -> None:
         return x / x.sum(dim, keepdim=True)
 
     checker_line.fails(checks.ex02_softmax, in_place, needles=("changed its input `x` in place",))
+
+
+def test_tanh_slope_at_zero(checker_line) -> None:
+    """sign(x) * (1 - e) / (1 + e) has the right values and slope 0 at x = 0 in autograd."""
+
+    def sign_form(x):
+        e = torch.exp(-2 * x.abs())
+        return torch.sign(x) * (1 - e) / (1 + e)
+
+    checker_line.fails(checks.ex02_tanh, sign_form, needles=("slope at x = 0", "torch.sign"))

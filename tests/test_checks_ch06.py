@@ -313,3 +313,20 @@ def test_diagnose(checker_line, answer, fragment):
         checker_line.passes(checks.ex06_diagnose, answer)
     else:
         checker_line.fails(checks.ex06_diagnose, answer, needles=(fragment,), hint=False)
+
+
+def test_dropout_mask_made_on_the_cpu(checker_line, monkeypatch) -> None:
+    """torch.rand(x.shape) without device= passes on a CPU and fails on the learner's GPU;
+    the 'meta' device stands in for the GPU here (it computes shapes, not values)."""
+    from course_lib.checks import _core
+
+    def cpu_mask(x, p, training):
+        if not training or p == 0:
+            return x
+        if p == 1:
+            return torch.zeros_like(x)
+        return x * (torch.rand(x.shape) >= p) / (1 - p)
+
+    checker_line.passes(checks.ex06_dropout, cpu_mask)  # on a CPU it is right
+    monkeypatch.setattr(_core, "learner_device", lambda: torch.device("meta"))
+    checker_line.fails(checks.ex06_dropout, cpu_mask, needles=("on meta", "device=x.device"))

@@ -37,9 +37,9 @@ def _own_hint(name: str) -> str:
 
 
 _GRAD_HINT = (
-    "the values are right but autograd's gradient is not: torch.where evaluates BOTH branches, "
-    "so an inf in the branch it does not pick still makes a nan gradient; compute with "
-    "exp(-|x|) or clamp x inside each branch"
+    "the values are right but autograd's gradient is not: torch.where evaluates BOTH branches "
+    "(an inf in the branch it does not pick still makes a nan gradient), and torch.sign(x) and "
+    "x.abs() have a slope of 0 at x = 0 in autograd"
 )
 
 
@@ -292,6 +292,17 @@ def ex02_tanh(c: Check, fn: Any) -> str:
             ],
         )
         with c.forbidding(_own("tanh"), _own_hint("tanh")):
+            if case == "ordinary inputs":
+                slope = _input_gradient(c, fn, torch.tensor([0.0, 1.0]), case="slope at x = 0")
+                c.expect(
+                    slope is not None and abs(float(slope[0]) - 1.0) < 1e-6,
+                    case="slope at x = 0 (autograd)",
+                    problem="the slope at x = 0 is "
+                    + ("missing" if slope is None else f"{float(slope[0]):.4g}, it should be 1"),
+                    hint="autograd gives torch.sign(x) and x.abs() a slope of 0 at x = 0: take "
+                    "a = torch.where(x >= 0, x, -x) for |x|, and restore the sign with "
+                    "torch.where(x >= 0, t, -t)",
+                )
             c.gradients(fn, torch.tanh, x, case=case, hint=_GRAD_HINT)
     return "including x = +-1e4, where both textbook forms give nan"
 
