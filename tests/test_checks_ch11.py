@@ -323,3 +323,20 @@ class DetachedLoss(Fixed):
 
 def test_fix_nn_transformer_backward(checker_line) -> None:
     checker_line.fails(checks.ex11_fix_nn_transformer, DetachedLoss, needles=("loss.backward()",))
+
+
+def test_fix_nn_transformer_is_built_on_nn_transformer(checker_line) -> None:
+    from course_lib.encoder_decoder import Seq2SeqConfig, Seq2SeqTransformer
+
+    class OwnModel(nn.Module):  # the course's own Transformer: right, but not the exercise
+        def __init__(self, vocab_size, d_model=32, n_heads=4, n_layers=1, max_len=32, pad_id=0):  # noqa: ANN001
+            super().__init__()
+            cfg = Seq2SeqConfig(vocab_size=vocab_size, max_src_len=max_len, max_tgt_len=max_len,
+                                d_model=d_model, n_heads=n_heads, n_enc_layers=n_layers,
+                                n_dec_layers=n_layers, d_ff=2 * d_model, dropout=0.0)  # fmt: skip
+            self.inner = Seq2SeqTransformer(cfg)
+
+        def forward(self, src, tgt):  # noqa: ANN001, ANN201
+            return self.inner(src, tgt)
+
+    checker_line.fails(checks.ex11_fix_nn_transformer, OwnModel, needles=("no nn.Transformer",))

@@ -515,6 +515,13 @@ def ex11_fix_nn_transformer(c: Check, model_class: Any) -> str:
         )
     c.expect(isinstance(model, torch.nn.Module), case=case, problem=f"got {type(model).__name__}, not an nn.Module",
              hint="pass the class itself")  # fmt: skip
+    c.expect(
+        any(isinstance(m, torch.nn.Transformer) for m in model.modules()),
+        case=case,
+        problem="the model has no nn.Transformer inside",
+        hint="the exercise fixes the articles' model, still built on nn.Transformer: keep "
+        "self.transformer = nn.Transformer(..., batch_first=True)",
+    )
     model.eval()
     g = torch.Generator().manual_seed(1)
     src = torch.randint(3, V, (3, 6), generator=g)
