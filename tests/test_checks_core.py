@@ -164,9 +164,11 @@ def test_device_runs_on_the_learners_device(capsys, monkeypatch) -> None:
     assert not ex99_scale(lambda x: x * torch.full(x.shape, 3.0))
     out = capsys.readouterr().out
     assert "on meta" in out and "device=x.device" in out
+    assert not ex99_scale(lambda x: x * torch.full(x.shape, 2.0))  # a wrong value comes first
+    assert "multiply by 3" in capsys.readouterr().out
 
-    def builds_on_cpu(x):
-        return torch.tensor(x.tolist()) * 3 if x.device.type == "cpu" else torch.zeros(2, 2)
+    def builds_on_cpu(x):  # right on the CPU; elsewhere a result made without device=
+        return x * 3 if x.device.type == "cpu" else torch.zeros(2, 2)
 
     assert not ex99_scale(builds_on_cpu)
     assert "your result is on cpu while the inputs are on meta" in capsys.readouterr().out

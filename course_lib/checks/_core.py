@@ -310,6 +310,7 @@ class Check:
         self.cases = 0
         self.device = learner_device()
         self._forbid: tuple[tuple[str, ...], str] | None = None  # (tools, hint) switched off
+        self._pending: list[tuple[Any, str, str, Any]] = []  # device runs, see finish()
         self._forbidden: tuple[str, str] | None = None  # (tool used, hint) once caught
 
     # ------------------------------------------------------------------ calling learner code
@@ -348,8 +349,9 @@ class Check:
 
         Then check that ``fn`` left its tensor (and list, dict) arguments as they were, except the
         positions in ``inplace_ok`` (True: all), and, when the learner's notebook computes on a
-        GPU, run ``fn`` once more on copies of the inputs there (``on_device``): a new tensor made
-        without ``device=`` fails that run with a hint instead of in the learner's notebook.
+        GPU, queue a run of ``fn`` on copies of the inputs there (``on_device``; run by ``finish``
+        once every CPU case has passed): a new tensor made without ``device=`` fails that run
+        with a hint instead of failing in the learner's notebook.
         """
         if not callable(fn):
             raise CaseFailed(
@@ -390,8 +392,8 @@ class Check:
                     f"changes the caller's {what} too: write `{name} = {name} / ...`, which "
                     "makes a new one",
                 )
-        if device_args is not None:
-            self._device_run(*device_args, case=case, error_hint=error_hint)
+        if device_args is not None:  # run once every CPU case has passed (see finish)
+            self._pending.append((device_args, case, error_hint, self._forbid))
         return got
 
     def on_device(
@@ -404,9 +406,22 @@ class Check:
     ) -> None:
         """Run ``fn`` on copies of its inputs on the learner's device only (nothing on a CPU)."""
         if self.device.type != "cpu":
-            self._device_run(
-                *_to_device((fn, args, kwargs), self.device), case=case, error_hint=error_hint
-            )
+            device_args = _to_device((fn, args, kwargs), self.device)
+            self._pending.append((device_args, case, error_hint, self._forbid))
+
+    def finish(self) -> None:
+        """Run the cases queued for the learner's device, after every CPU case has passed.
+
+        A wrong value gets its own hint first; a device mix-up is reported only in an answer that
+        is otherwise right, as the one thing left to fix.
+        """
+        pending, self._pending = self._pending, []
+        for (fn, args, kwargs), case, error_hint, forbid in pending:
+            saved, self._forbid = self._forbid, forbid
+            try:
+                self._device_run(fn, args, kwargs, case=case, error_hint=error_hint)
+            finally:
+                self._forbid = saved
 
     def _device_run(
         self, fn: Callable[..., Any], args: tuple, kwargs: dict, *, case: str, error_hint: str
@@ -780,6 +795,7 @@ def checker(body: Callable[..., str | None]) -> Callable[..., CheckResult]:
                 if args and (args[0] is None or args[0] is ...) and predicts:
                     raise _NotDone("answer")
                 detail = body(c, *args, **kwargs)
+                c.finish()
         except _NotDone as e:
             todo = (
                 "write your prediction in `answer = ...` (before running any code), run that "
