@@ -238,3 +238,13 @@ def test_mlp_backward_rules_out_torch_func(checker_line) -> None:
             return {k: torch.zeros_like(v) for k, v in params.items()}
 
     checker_line.fails(checks.ex04_mlp_backward, swallowed, needles=("torch.enable_grad",))
+
+
+def test_relu_backward_rules_out_names_imported_before_the_check(checker_line) -> None:
+    from torch.autograd.functional import jacobian
+
+    checker_line.fails(
+        checks.ex04_relu_backward,
+        lambda dout, x: jacobian(lambda t: (torch.relu(t) * dout).sum(), x),
+        needles=("your code called torch.autograd.functional",),
+    )

@@ -295,10 +295,13 @@ def _resolve(path: str) -> tuple[Any, str]:
 
 
 def _tool_from_stack(default: str) -> str:
-    """Name torch.func when the call came through functorch (it switches autograd on itself)."""
+    """Name torch.func or torch.autograd.functional when the call came through them (both switch
+    autograd on themselves, so a name imported before the check is caught too)."""
     for frame in traceback.extract_stack():
         if "_functorch" in frame.filename:
             return "torch.func (grad, vjp, jacrev)"
+        if frame.filename.endswith(("autograd/functional.py", "autograd\\functional.py")):
+            return "torch.autograd.functional (jacobian, vjp)"
     return default
 
 
