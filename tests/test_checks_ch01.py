@@ -231,3 +231,13 @@ def test_mse_in_place_and_backward(checker_line) -> None:
         return torch.tensor(((p - t) ** 2).mean().item(), dtype=p.dtype)
 
     checker_line.fails(checks.ex01_mse, detached, needles=("no gradient can flow",))
+
+
+def test_bce_blames_log_sigmoid_only_when_the_result_is_not_finite(checker_line) -> None:
+    """A finite wrong answer at logits of 100 gets the formula, not the overflow story (kind 5)."""
+
+    def off(z, t):
+        return (z.clamp(min=0) - z * t + torch.log1p(torch.exp(-z.abs()))).mean() * 1.01
+
+    line = checker_line.fails(checks.ex01_bce_with_logits, off, needles=("loss = mean(",))
+    assert "log(sigmoid" not in line

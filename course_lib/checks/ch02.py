@@ -43,6 +43,11 @@ _GRAD_HINT = (
 )
 
 
+def _finite(got: Any) -> bool:
+    """Is ``got`` a tensor without nan or inf? (Other answers get their own sentence.)"""
+    return isinstance(got, torch.Tensor) and bool(torch.isfinite(got.detach()).all())
+
+
 def _input_gradient(c: Check, fn: Any, x: torch.Tensor, *, case: str) -> torch.Tensor | None:
     """d sum(fn(x)) / dx through autograd, or None when the learner's result has no graph."""
     x = x.clone().requires_grad_()
@@ -121,6 +126,9 @@ def ex02_sigmoid(c: Check, fn: Any) -> str:
         hint = (
             "exp(x) / (1 + exp(x)) is inf / inf = nan for x = 1e4: use only exp(-|x|), "
             "which lies in (0, 1], with 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0"
+            if not _finite(got)
+            else "sigmoid(x) = 1 / (1 + exp(-x)); compute it from e = exp(-|x|): 1 / (1 + e) for "
+            "x >= 0 and e / (1 + e) for x < 0"
         )
         if tiny:
             hint = (
@@ -282,7 +290,10 @@ def ex02_tanh(c: Check, fn: Any) -> str:
             scale=1.0,
             case=case,
             hint="exp(2x) and exp(x) overflow to inf for large x, giving inf / inf = nan: rewrite "
-            "with e = exp(-2|x|) in (0, 1], tanh(|x|) = (1 - e) / (1 + e), and restore the sign",
+            "with e = exp(-2|x|) in (0, 1], tanh(|x|) = (1 - e) / (1 + e), and restore the sign"
+            if not _finite(got)
+            else "tanh(|x|) = (1 - e) / (1 + e) with e = exp(-2|x|), then the sign of x restored: "
+            "tanh(-x) = -tanh(x)",
             wrongs=[
                 (
                     2 * torch.sigmoid(x) - 1,
