@@ -92,3 +92,13 @@ def test_one_hot_error_names_label_and_classes(checker_line) -> None:
         return F.one_hot(labels, num_classes).float()
 
     checker_line.fails(checks.ex00_one_hot, label_only, needles=("does not mention '3'",))
+
+
+def test_normalize_rows_keepdim_hint_only_for_that_mistake(checker_line) -> None:
+    line = checker_line.fails(
+        checks.ex00_normalize_rows, lambda x: 2 * x / x.sum(dim=1, keepdim=True)
+    )
+    assert "keepdim" not in line and "its own sum" in line
+    checker_line.fails(
+        checks.ex00_normalize_rows, lambda x: x / x.sum(dim=1), needles=("keepdim=True",)
+    )

@@ -81,6 +81,12 @@ def ex00_pairwise_sq_dists(c: Check, fn: Any) -> str:
     return f"{len(cases)} cases, including float64"
 
 
+_KEEPDIM = (
+    "x.sum(dim=1) has shape (N,), which broadcasts along the wrong axis: "
+    "use keepdim=True to get (N, 1)"
+)
+
+
 @checker
 def ex00_normalize_rows(c: Check, fn: Any) -> str:
     """``fn(x (N, C)) -> (N, C)`` with each row divided by its sum."""
@@ -90,13 +96,12 @@ def ex00_normalize_rows(c: Check, fn: Any) -> str:
         "a single row": torch.tensor([[2.0, 6.0]]),
     }
     for case, x in cases.items():
-        got = c.call(fn, x.clone(), case=case)
-        hint = (
-            "x.sum(dim=1) has shape (N,), which broadcasts along the wrong axis: "
-            "use keepdim=True to get (N, 1)"
-        )
+        got = c.call(fn, x.clone(), case=case, error_hint=_KEEPDIM)
+        hint = "divide each row by its own sum: a column of N sums, shape (N, 1), broadcasts along each row"
         if isinstance(got, torch.Tensor) and got.shape == x.shape:
-            if torch.allclose(got, x / x.sum()):
+            if x.shape[0] == x.shape[1] and torch.allclose(got, x / x.sum(dim=1)):
+                hint = _KEEPDIM
+            elif torch.allclose(got, x / x.sum()):
                 hint = "that divides by the sum of the WHOLE matrix; each row needs its own sum (dim=1)"
             elif torch.allclose(got, x / x.sum(dim=0, keepdim=True)):
                 hint = "dim=0 sums each column; rows are summed along dim=1"
