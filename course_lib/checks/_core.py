@@ -534,20 +534,16 @@ class Check:
         case = f"{case}: backward pass"
         self.cases += 1
 
+        where = [  # the positions of the inputs whose gradients are compared
+            i
+            for i, a in enumerate(args)
+            if isinstance(a, torch.Tensor) and a.is_floating_point() and (wrt is None or i in wrt)
+        ]
+
         def run(f: Callable[..., Any]) -> tuple[Any, list[torch.Tensor]]:
-            leaves, call_args = [], []
-            for i, a in enumerate(args):
-                if (
-                    isinstance(a, torch.Tensor)
-                    and a.is_floating_point()
-                    and (wrt is None or i in wrt)
-                ):
-                    leaf = a.detach().clone().requires_grad_()
-                    leaves.append(leaf)
-                    call_args.append(leaf.clone())
-                else:
-                    call_args.append(a)
-            return f(*call_args), leaves
+            leaves = {i: args[i].detach().clone().requires_grad_() for i in where}
+            call_args = [leaves[i].clone() if i in leaves else a for i, a in enumerate(args)]
+            return f(*call_args), list(leaves.values())
 
         with torch.enable_grad():
             want_out, want_leaves = run(reference) if reference is not None else (None, [])
@@ -590,21 +586,15 @@ class Check:
                     )
                 return
             ref_outs = [t for t in _tensors_in(want_out) if t.is_floating_point()]
-            ref_total = sum((t.double() * w).sum() for t, w in zip(ref_outs, weights))
-            ref_total.backward()
-        for i, (leaf, ref) in enumerate(zip(leaves, want_leaves)):
-            name = _arg_name(
-                fn,
-                args,
-                {},
-                [
-                    j
-                    for j, a in enumerate(args)
-                    if isinstance(a, torch.Tensor)
-                    and a.is_floating_point()
-                    and (wrt is None or j in wrt)
-                ][i],
+            ref_total = sum(  # the outputs the learner's result lets gradients through
+                (r.double() * w).sum()
+                for r, t, w in zip(ref_outs, outs, weights)
+                if t.requires_grad and r.requires_grad
             )
+            if isinstance(ref_total, torch.Tensor):
+                ref_total.backward()
+        for i, leaf, ref in zip(where, leaves, want_leaves):
+            name = _arg_name(fn, args, {}, i)
             if ref.grad is None:
                 continue
             if leaf.grad is None:
