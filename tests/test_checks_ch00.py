@@ -19,7 +19,7 @@ def test_stub_is_not_done_yet(check, checker_line) -> None:
 def test_broadcast_shape(checker_line) -> None:
     checker_line.passes(checks.ex00_broadcast_shape, (3, 5, 4))
     checker_line.passes(checks.ex00_broadcast_shape, torch.Size([3, 5, 4]))
-    checker_line.fails(checks.ex00_broadcast_shape, None, needles=("no answer yet",))
+    checker_line.not_done(checks.ex00_broadcast_shape, None)
     checker_line.fails(checks.ex00_broadcast_shape, (5, 4), needles=("RIGHT",))
     checker_line.fails(checks.ex00_broadcast_shape, (3, 1, 4), needles=("larger",))
     checker_line.fails(checks.ex00_broadcast_shape, "354", needles=("tuple of ints",))
@@ -78,4 +78,27 @@ def test_one_hot(checker_line) -> None:
         checks.ex00_one_hot,
         lambda y, n: F.one_hot(y.clamp(0, n - 1), n).float(),
         needles=("label 3",),
+    )
+
+
+def test_one_hot_error_names_label_and_classes(checker_line) -> None:
+    """The exercise asks for a message naming the bad label and the number of classes (kind 3)."""
+    import torch.nn.functional as F
+
+    def label_only(labels, num_classes):
+        if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+            bad = labels[(labels < 0) | (labels >= num_classes)]
+            raise ValueError(f"bad label {int(bad[0])}")
+        return F.one_hot(labels, num_classes).float()
+
+    checker_line.fails(checks.ex00_one_hot, label_only, needles=("does not mention '3'",))
+
+
+def test_normalize_rows_keepdim_hint_only_for_that_mistake(checker_line) -> None:
+    line = checker_line.fails(
+        checks.ex00_normalize_rows, lambda x: 2 * x / x.sum(dim=1, keepdim=True)
+    )
+    assert "keepdim" not in line and "its own sum" in line
+    checker_line.fails(
+        checks.ex00_normalize_rows, lambda x: x / x.sum(dim=1), needles=("keepdim=True",)
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_lib import checks, losses
+from course_lib import activations, checks, losses
 
 
 @pytest.mark.parametrize(
@@ -18,8 +18,8 @@ def test_stub_is_not_done_yet(check, checker_line) -> None:
 
 @pytest.mark.parametrize("check", [checks.ex01_article_mse, checks.ex01_article_cross_entropy])
 def test_value_answers_none_and_ellipsis(check, checker_line) -> None:
-    checker_line.fails(check, None, needles=("no answer yet",))
-    checker_line.fails(check, ..., needles=("no answer yet",))
+    checker_line.not_done(check, None)
+    checker_line.not_done(check, ...)
     checker_line.fails(check, "zero point eight", needles=("expected a number",))
 
 
@@ -104,7 +104,7 @@ def test_cross_entropy(checker_line) -> None:
     checker_line.fails(checks.ex01_cross_entropy, _global_max_ce, needles=("own max", "keepdim"))
     checker_line.fails(
         checks.ex01_cross_entropy,
-        lambda z, y: -torch.log(torch.softmax(z, 1)[torch.arange(len(y)), y]).mean(),
+        lambda z, y: -torch.log(activations.softmax(z, 1)[torch.arange(len(y)), y]).mean(),
         needles=("log(0) = -inf", "analytically"),
     )
     checker_line.fails(
@@ -114,7 +114,7 @@ def test_cross_entropy(checker_line) -> None:
     )
     checker_line.fails(
         checks.ex01_cross_entropy,
-        lambda z, y: losses.cross_entropy(torch.softmax(z, 1), y),
+        lambda z, y: losses.cross_entropy(activations.softmax(z, 1), y),
         needles=("softmax applied twice",),
     )
     checker_line.fails(
@@ -153,3 +153,91 @@ def test_bce_with_logits(checker_line) -> None:
         lambda z, t: losses.binary_cross_entropy_with_logits(z, t) * t.numel(),
         needles=("SUM",),
     )
+
+
+# ---- issue 16: the planted answers of each kind (see course_lib/checks/_core.py)
+
+
+def test_logsumexp_cross_entropy_is_right_at_1e4(checker_line) -> None:
+    """Float32 has a grid spacing near 1e-3 at 1e4: the tolerance follows it (kind 5)."""
+    line = checker_line.passes(
+        checks.ex01_cross_entropy,
+        lambda z, y: (torch.logsumexp(z, 1) - z.gather(1, y[:, None]).squeeze(1)).mean(),
+    )
+    assert "different scales" in line
+
+
+def test_cross_entropy_rules_out_the_library_softmax(checker_line) -> None:
+    checker_line.fails(
+        checks.ex01_cross_entropy,
+        lambda z, y: -torch.log_softmax(z, 1)[torch.arange(len(y)), y].mean(),
+        needles=("your code called torch.log_softmax", "logsumexp is allowed"),
+    )
+    checker_line.fails(
+        checks.ex01_cross_entropy,
+        lambda z, y: torch.nn.functional.cross_entropy(z, y),
+        needles=("your code called torch.nn.functional.cross_entropy",),
+    )
+
+
+def test_mse_error_must_name_both_shapes(checker_line) -> None:
+    """The exercise asks for a ValueError naming both shapes (kind 3)."""
+
+    def vague(p, t):
+        if p.shape != t.shape:
+            raise ValueError("shapes differ")
+        return ((p - t) ** 2).mean()
+
+    checker_line.fails(checks.ex01_mse, vague, needles=("does not mention '(4, 1)'", "both shapes"))
+
+    def with_size(p, t):
+        if p.shape != t.shape:
+            raise ValueError(f"pred {p.shape} vs target {t.shape}")
+        return ((p - t) ** 2).mean()
+
+    checker_line.passes(checks.ex01_mse, with_size)
+
+
+def test_mse_hint_does_not_give_the_answer(checker_line) -> None:
+    """Issue 17: the general hint of ex01_mse names the steps, not the code."""
+
+    def halves(p, t):
+        if p.shape != t.shape:
+            raise ValueError(f"{tuple(p.shape)} vs {tuple(t.shape)}")
+        return ((p - t) ** 2).mean() / 2
+
+    line = checker_line.fails(checks.ex01_mse, halves)
+    assert "** 2).mean()" not in line and "residual, square, mean" in line
+
+
+def test_untouched_predictions_give_nothing_away(checker_line) -> None:
+    for check in (checks.ex01_article_mse, checks.ex01_article_cross_entropy):
+        line = checker_line.not_done(check, None)
+        assert "Hint" not in line and "[2, 3, 4" not in line and "prediction" in line
+
+
+def test_mse_in_place_and_backward(checker_line) -> None:
+    def in_place(p, t):
+        if p.shape != t.shape:
+            raise ValueError(f"{tuple(p.shape)} vs {tuple(t.shape)}")
+        p -= t
+        return (p**2).mean()
+
+    checker_line.fails(checks.ex01_mse, in_place, needles=("changed its input `p` in place",))
+
+    def detached(p, t):
+        if p.shape != t.shape:
+            raise ValueError(f"{tuple(p.shape)} vs {tuple(t.shape)}")
+        return torch.tensor(((p - t) ** 2).mean().item(), dtype=p.dtype)
+
+    checker_line.fails(checks.ex01_mse, detached, needles=("no gradient can flow",))
+
+
+def test_bce_blames_log_sigmoid_only_when_the_result_is_not_finite(checker_line) -> None:
+    """A finite wrong answer at logits of 100 gets the formula, not the overflow story (kind 5)."""
+
+    def off(z, t):
+        return (z.clamp(min=0) - z * t + torch.log1p(torch.exp(-z.abs()))).mean() * 1.01
+
+    line = checker_line.fails(checks.ex01_bce_with_logits, off, needles=("loss = mean(",))
+    assert "log(sigmoid" not in line

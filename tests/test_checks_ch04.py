@@ -137,7 +137,7 @@ def test_relu_mistakes(checker_line):
 def test_dot_product_answers(checker_line):
     checker_line.fails(checks.ex04_dot_product, 6.5, needles=("source material",))
     assert not checks.ex04_dot_product(None)
-    assert "no answer yet" in checker_line.line()
+    assert "not done yet" in checker_line.line()
 
 
 @pytest.mark.parametrize(
@@ -174,7 +174,9 @@ def test_autograd_inside_a_hand_written_backward_fails(checker_line):
         (x @ W.T + b).backward(dout)
         return x.grad, W.grad, b.grad
 
-    checker_line.fails(checks.ex04_linear_backward, via_autograd, needles=("autograd is off",))
+    checker_line.fails(
+        checks.ex04_linear_backward, via_autograd, needles=("autograd is switched off",)
+    )
 
 
 def test_mlp_dtype_change_fails(checker_line):
@@ -182,3 +184,67 @@ def test_mlp_dtype_change_fails(checker_line):
         return {k: v.float() for k, v in mlp_backward(x, y, params).items()}
 
     checker_line.fails(checks.ex04_mlp_backward, as_float32, needles=("dtype",))
+
+
+# ---- issue 16: the planted answers of each kind
+
+
+def _batch_max_softmax_ce_backward(logits, target):
+    e = torch.exp(logits - logits.max())  # the batch's largest logit, not each row's
+    p = e / e.sum(dim=1, keepdim=True)
+    onehot = torch.zeros_like(p)
+    onehot[torch.arange(len(target)), target] = 1
+    return (p - onehot) / len(target)
+
+
+def test_softmax_ce_backward_per_row_max(checker_line) -> None:
+    """logits [[1e4, 0, 0], [-1e4, -1e4, -9999]]: a batch-wide max gives nan in row 2 (kind 1)."""
+    checker_line.fails(
+        checks.ex04_softmax_ce_backward,
+        _batch_max_softmax_ce_backward,
+        needles=("rows on different scales", "its own max"),
+    )
+
+
+def _mlp_forward(x, y, p):
+    h = torch.relu(x @ p["W1"].T + p["b1"])
+    return torch.nn.functional.cross_entropy(h @ p["W2"].T + p["b2"], y)
+
+
+def test_mlp_backward_rules_out_torch_func(checker_line) -> None:
+    """torch.func.grad and enable_grad ignore torch.no_grad: they are switched off (kind 4)."""
+
+    def with_func(x, y, params):
+        return torch.func.grad(lambda p: _mlp_forward(x, y, p))(params)
+
+    checker_line.fails(
+        checks.ex04_mlp_backward, with_func, needles=("your code called torch.func", "by hand")
+    )
+
+    def with_enable_grad(x, y, params):
+        with torch.enable_grad():
+            p = {k: v.clone().requires_grad_() for k, v in params.items()}
+            _mlp_forward(x, y, p).backward()
+        return {k: v.grad for k, v in p.items()}
+
+    checker_line.fails(
+        checks.ex04_mlp_backward, with_enable_grad, needles=("your code called torch.enable_grad",)
+    )
+
+    def swallowed(x, y, params):  # catching the refusal does not hide it
+        try:
+            return with_enable_grad(x, y, params)
+        except Exception:  # noqa: BLE001
+            return {k: torch.zeros_like(v) for k, v in params.items()}
+
+    checker_line.fails(checks.ex04_mlp_backward, swallowed, needles=("torch.enable_grad",))
+
+
+def test_relu_backward_rules_out_names_imported_before_the_check(checker_line) -> None:
+    from torch.autograd.functional import jacobian
+
+    checker_line.fails(
+        checks.ex04_relu_backward,
+        lambda dout, x: jacobian(lambda t: (torch.relu(t) * dout).sum(), x),
+        needles=("your code called torch.autograd.functional",),
+    )

@@ -152,7 +152,9 @@ def dropout_in_place(x, p, training):
 
 def test_dropout_new_mask_and_no_in_place(checker_line):
     checker_line.fails(checks.ex06_dropout, dropout_reseeded, needles=("don't reseed", "new mask"))
-    checker_line.fails(checks.ex06_dropout, dropout_in_place, needles=("don't modify x in place",))
+    checker_line.fails(
+        checks.ex06_dropout, dropout_in_place, needles=("changed its input `x` in place",)
+    )
 
 
 def batchnorm_ok(x, gamma, beta, eps):
@@ -194,7 +196,7 @@ def test_batchnorm_eps_in_place_dtype(checker_line):
     checker_line.fails(checks.ex06_batchnorm, batchnorm_fixed_eps, needles=("eps argument",))
     checker_line.fails(checks.ex06_batchnorm, batchnorm_no_eps, needles=("divides 0 by 0",))
     checker_line.fails(
-        checks.ex06_batchnorm, batchnorm_in_place, needles=("don't modify x in place",)
+        checks.ex06_batchnorm, batchnorm_in_place, needles=("changed its input `x` in place",)
     )
     line = checker_line.fails(
         checks.ex06_batchnorm,
@@ -302,7 +304,6 @@ def test_not_done_is_a_sentence(checker_line):
         ({"A": "Overfits", "B": "under fitting", "C": "good"}, PASS),
         ({"A": "overfits", "B": "memorizes", "C": "good"}, "one of the words"),
         ({"A": "underfitting", "B": "overfit", "C": "good"}, "memorizes"),
-        (None, "no answer yet"),
         ({"A": "underfit", "B": "overfit", "C": "good"}, "memorizes"),
         ({"A": "overfit"}, "keys A, B, C"),
     ],
@@ -312,3 +313,20 @@ def test_diagnose(checker_line, answer, fragment):
         checker_line.passes(checks.ex06_diagnose, answer)
     else:
         checker_line.fails(checks.ex06_diagnose, answer, needles=(fragment,), hint=False)
+
+
+def test_dropout_mask_made_on_the_cpu(checker_line, monkeypatch) -> None:
+    """torch.rand(x.shape) without device= passes on a CPU and fails on the learner's GPU;
+    the 'meta' device stands in for the GPU here (it computes shapes, not values)."""
+    from course_lib.checks import _core
+
+    def cpu_mask(x, p, training):
+        if not training or p == 0:
+            return x
+        if p == 1:
+            return torch.zeros_like(x)
+        return x * (torch.rand(x.shape) >= p) / (1 - p)
+
+    checker_line.passes(checks.ex06_dropout, cpu_mask)  # on a CPU it is right
+    monkeypatch.setattr(_core, "learner_device", lambda: torch.device("meta"))
+    checker_line.fails(checks.ex06_dropout, cpu_mask, needles=("on meta", "device=x.device"))

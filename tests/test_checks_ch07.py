@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -29,7 +31,7 @@ def test_conv_output_size(checker_line):
 
 @pytest.mark.parametrize(
     "answer,fragment",
-    [(4096, PASS), (8 * 8 * 64, PASS), (3136, "28x28"), (None, "no answer"), (2048, "64 output")],
+    [(4096, PASS), (8 * 8 * 64, PASS), (3136, "28x28"), (2048, "64 output")],
 )
 def test_flatten_size(checker_line, answer, fragment):
     if fragment == PASS:
@@ -44,11 +46,11 @@ def conv_ok(x, w, b, stride, padding):
 
 def test_conv2d(checker_line):
     checker_line.passes(checks.ex07_conv2d, conv_ok)
-    flipped = lambda x, w, b, s, p: F.conv2d(x, w.flip(-1, -2), b, s, p)
+    flipped = lambda x, w, b, s, p: conv.conv2d(x, w.flip(-1, -2), b, s, p)
     checker_line.fails(checks.ex07_conv2d, flipped, needles=("flipped the kernel",))
-    no_bias = lambda x, w, b, s, p: F.conv2d(x, w, None, s, p)
+    no_bias = lambda x, w, b, s, p: conv.conv2d(x, w, None, s, p)
     checker_line.fails(checks.ex07_conv2d, no_bias, needles=("bias",))
-    no_stride = lambda x, w, b, s, p: F.conv2d(x, w, b, 1, p)
+    no_stride = lambda x, w, b, s, p: conv.conv2d(x, w, b, 1, p)
     checker_line.fails(checks.ex07_conv2d, no_stride)
     checker_line.not_done(checks.ex07_conv2d)
 
@@ -58,7 +60,7 @@ def test_max_pool(checker_line):
     checker_line.fails(
         checks.ex07_max_pool, lambda x, k, s: F.avg_pool2d(x, k, s), needles=("average",)
     )
-    relu_max = lambda x, k, s: F.max_pool2d(x, k, s).clamp(min=0)
+    relu_max = lambda x, k, s: conv.max_pool2d(x, k, s).clamp(min=0)
     checker_line.fails(checks.ex07_max_pool, relu_max, needles=("-inf",))
 
 
@@ -147,19 +149,61 @@ def test_review_findings(checker_line):
     # a float32 result for float64 input is a dtype sentence, not "could not check"
     checker_line.fails(
         checks.ex07_conv2d,
-        lambda x, w, b, s, p: F.conv2d(x.float(), w.float(), b.float(), s, p),
+        lambda x, w, b, s, p: conv.conv2d(x.float(), w.float(), b.float(), s, p),
         needles=("dtype",),
     )
 
     # mutating the input cannot hide a wrong answer
     def clamp_then_pool(x, k, s):
         x.clamp_(min=0)
-        return F.max_pool2d(x, k, s)
+        return conv.max_pool2d(x, k, s)
 
-    checker_line.fails(checks.ex07_max_pool, clamp_then_pool, needles=("below 0",))
+    checker_line.fails(
+        checks.ex07_max_pool, clamp_then_pool, needles=("changed its input `x` in place",)
+    )
     # dilation*kernel is not the dilated span
     checker_line.fails(
         checks.ex07_conv_output_size,
         lambda n, k, s, p, d: (n + 2 * p - d * k) // s + 1,
         needles=("dilated",),
+    )
+
+
+# ---- issue 16: the planted answers of each kind
+
+
+@pytest.mark.parametrize(
+    "answer,needle",
+    [
+        (torch.tensor([64, 8, 8]), "a tensor of shape (3,)"),
+        (np.array([64, 8, 8]), "a NumPy array of shape (3,)"),
+        ((64, 8, 8), "a tuple of 3 items"),
+        ([64, 8, 8], "a list of 3 items"),
+        ("4096", "the string '4096'"),
+    ],
+)
+def test_flatten_size_answer_types(checker_line, answer, needle):
+    """Every answer type gets a sentence, never 'could not check your answer' (kind 6)."""
+    line = checker_line.fails(checks.ex07_flatten_size, answer, needles=(needle,))
+    assert "could not check" not in line
+
+
+def test_flatten_size_number_types(checker_line):
+    checker_line.passes(checks.ex07_flatten_size, torch.tensor(4096))
+    checker_line.passes(checks.ex07_flatten_size, np.int64(4096))
+    checker_line.passes(checks.ex07_flatten_size, 4096.0)
+    line = checker_line.not_done(checks.ex07_flatten_size, None)
+    assert "Hint" not in line
+
+
+def test_conv_and_pool_rule_out_the_library(checker_line):
+    checker_line.fails(
+        checks.ex07_conv2d,
+        lambda x, w, b, s, p: F.conv2d(x, w, b, s, p),
+        needles=("your code called torch.nn.functional.conv2d", "unfold"),
+    )
+    checker_line.fails(
+        checks.ex07_max_pool,
+        lambda x, k, s: torch.nn.MaxPool2d(k, s)(x),
+        needles=("your code called torch.nn.MaxPool2d.forward",),
     )

@@ -121,7 +121,7 @@ def test_stub_is_not_done(checker_line, check) -> None:
 
 def test_value_answers_not_given(checker_line) -> None:
     for check in (checks.ex08_param_count, checks.ex08_word_order):
-        checker_line.fails(check, None, needles=("no answer yet",))
+        checker_line.not_done(check, None)
 
 
 # ---- usual mistakes -----------------------------------------------------------------------
@@ -247,3 +247,36 @@ def test_value_mistakes(checker_line) -> None:
     checker_line.passes(checks.ex08_param_count, 32165.0)
     checker_line.fails(checks.ex08_word_order, False, needles=("order",))
     checker_line.fails(checks.ex08_word_order, "yes", needles=("True or False",))
+
+
+# ---- issue 16: the planted answers of each kind
+
+
+def test_encode_token_with_id_zero(checker_line) -> None:
+    """`stoi.get(t) or unk` turns id 0 into <unk>: ["<pad>", "the"] -> [3, 1], right [0, 1] (kind 3)."""
+    checker_line.fails(
+        checks.ex08_encode,
+        lambda tokens, stoi: [stoi.get(t) or stoi["<unk>"] for t in tokens],
+        needles=("id 0", "stoi.get(t, unk_id)"),
+    )
+    checker_line.passes(
+        checks.ex08_encode, lambda tokens, stoi: [stoi.get(t, stoi["<unk>"]) for t in tokens]
+    )
+
+
+def test_encode_leaves_its_inputs_alone(checker_line) -> None:
+    def adds_to_vocab(tokens, stoi):
+        return [stoi.setdefault(t, stoi["<unk>"]) for t in tokens]
+
+    checker_line.fails(checks.ex08_encode, adds_to_vocab, needles=("changed its input `stoi`",))
+
+
+def test_pad_batch_error_says_empty(checker_line) -> None:
+    from course_lib.text import pad_batch
+
+    def vague(seqs, pad_id):
+        if not seqs:
+            raise ValueError("bad input")
+        return pad_batch(seqs, pad_id)
+
+    checker_line.fails(checks.ex08_pad_batch, vague, needles=("does not mention 'empty'",))

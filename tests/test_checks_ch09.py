@@ -78,7 +78,7 @@ def test_dot_product_std(checker_line):
     checker_line.fails(checks.ex09_dot_product_std, 512, needles=("square root",))
     checker_line.fails(checks.ex09_dot_product_std, 1.0, needles=("AFTER",))
     assert not checks.ex09_dot_product_std(None)
-    assert "no answer yet" in checker_line.line()
+    assert "not done yet" in checker_line.line()
 
 
 # ---- heads ----------------------------------------------------------------------------------
@@ -199,3 +199,42 @@ def test_learner_exception_is_a_sentence(checker_line):
         checks.ex09_attention, broken, needles=("RuntimeError: shapes do not match",)
     )
     assert "Traceback" not in line
+
+
+# ---- issue 16: the planted answers of each kind
+
+
+def test_attention_that_divides_q_in_place(checker_line) -> None:
+    """`q /= math.sqrt(d)` changes the caller's q: attention(x, x, x) goes wrong by up to 2 (kind 2)."""
+
+    def in_place(q, k, v, mask=None):
+        q /= math.sqrt(q.shape[-1])
+        scores = q @ k.transpose(-2, -1)
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        w = torch.softmax(scores, dim=-1)
+        return w @ v, w
+
+    checker_line.fails(
+        checks.ex09_attention, in_place, needles=("changed its input `q` in place", "q = q /")
+    )
+
+
+def test_attention_batch_wide_max(checker_line) -> None:
+    def batch_max(q, k, v, mask=None):
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        e = torch.exp(scores - scores.max())
+        w = e / e.sum(-1, keepdim=True)
+        return w @ v, w
+
+    checker_line.fails(checks.ex09_attention, batch_max, needles=("its own max",))
+
+
+def test_merge_heads_backward(checker_line) -> None:
+    def detached(y):
+        B, H, T, hs = y.shape
+        return y.detach().transpose(1, 2).reshape(B, T, H * hs)
+
+    checker_line.fails(checks.ex09_merge_heads, detached, needles=("no gradient can flow",))

@@ -91,7 +91,7 @@ def test_loss_at_init(checker_line):
     checker_line.fails(checks.ex10_loss_at_init, 1 / 65, needles=("-log(1/65)",))
     checker_line.fails(checks.ex10_loss_at_init, math.log2(65), needles=("natural log",))
     assert not checks.ex10_loss_at_init(None)
-    assert "no answer yet" in checker_line.line()
+    assert "not done yet" in checker_line.line()
 
 
 def test_param_count(checker_line):
@@ -215,3 +215,38 @@ def test_generate(checker_line):
 )
 def test_not_done_yet(checker_line, check):
     checker_line.not_done(check)
+
+
+# ---- issue 16: the planted answers of each kind
+
+
+def test_block_forward_in_place_residuals(checker_line) -> None:
+    """`x += ...` changes the caller's x; `h += ...` on a saved tensor breaks backward (kind 2)."""
+
+    def in_place_input(x, ln_1, attn, ln_2, mlp):
+        x += attn(ln_1(x))
+        return x + mlp(ln_2(x))
+
+    checker_line.fails(
+        checks.ex10_block_forward, in_place_input, needles=("changed its input `x` in place",)
+    )
+
+    def in_place_inside(x, ln_1, attn, ln_2, mlp):
+        h = x + attn(ln_1(x))
+        h += mlp(ln_2(h))
+        return h
+
+    checker_line.fails(
+        checks.ex10_block_forward,
+        in_place_inside,
+        needles=("backward pass", "loss.backward() failed", "in-place"),
+    )
+
+
+def test_temperature_per_row_max(checker_line) -> None:
+    def batch_max(logits, temperature):
+        z = logits / temperature
+        e = torch.exp(z - z.max())
+        return e / e.sum(-1, keepdim=True)
+
+    checker_line.fails(checks.ex10_temperature_probs, batch_max, needles=("its own max",))

@@ -74,7 +74,7 @@ def test_predict_decoder_mask(checker_line) -> None:
     right = [[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 0]]
     checker_line.passes(checks.ex11_predict_decoder_mask, right)
     checker_line.passes(checks.ex11_predict_decoder_mask, torch.tensor(right).bool())
-    checker_line.fails(checks.ex11_predict_decoder_mask, None, needles=("no answer yet",))
+    checker_line.not_done(checks.ex11_predict_decoder_mask, None)
     checker_line.fails(
         checks.ex11_predict_decoder_mask, causal_mask(4).int().tolist(), needles=("<pad> column",)
     )
@@ -288,3 +288,55 @@ def test_fix_nn_transformer(checker_line) -> None:
             return Fixed(**kw, **flags)  # noqa: B023
 
         checker_line.fails(checks.ex11_fix_nn_transformer, make, needles=(hint,))
+
+
+# ---- issue 16: the planted answers of each kind
+
+
+class SrcPositionsOnly(Fixed):
+    """Positional encodings on the source only: the decoder reads its prefix as a bag."""
+
+    def forward(self, src, tgt):  # noqa: ANN001, ANN201
+        self._calls = 0
+        return super().forward(src, tgt)
+
+    def emb(self, ids):  # noqa: ANN001, ANN201
+        self._calls += 1
+        x = self.embed(ids)
+        return x + self.pos[: ids.shape[1]] if self._calls == 1 else x
+
+
+def test_fix_nn_transformer_positions_on_target_too(checker_line) -> None:
+    """`<bos> 3 4 3` and `<bos> 4 3 3` give equal last logits without target positions (kind 3)."""
+    checker_line.fails(
+        checks.ex11_fix_nn_transformer,
+        SrcPositionsOnly,
+        needles=("word order in the target", "target embeddings too"),
+    )
+
+
+class DetachedLoss(Fixed):
+    def forward(self, src, tgt):  # noqa: ANN001, ANN201
+        logits, loss = super().forward(src, tgt)
+        return logits, loss.detach()
+
+
+def test_fix_nn_transformer_backward(checker_line) -> None:
+    checker_line.fails(checks.ex11_fix_nn_transformer, DetachedLoss, needles=("loss.backward()",))
+
+
+def test_fix_nn_transformer_is_built_on_nn_transformer(checker_line) -> None:
+    from course_lib.encoder_decoder import Seq2SeqConfig, Seq2SeqTransformer
+
+    class OwnModel(nn.Module):  # the course's own Transformer: right, but not the exercise
+        def __init__(self, vocab_size, d_model=32, n_heads=4, n_layers=1, max_len=32, pad_id=0):  # noqa: ANN001
+            super().__init__()
+            cfg = Seq2SeqConfig(vocab_size=vocab_size, max_src_len=max_len, max_tgt_len=max_len,
+                                d_model=d_model, n_heads=n_heads, n_enc_layers=n_layers,
+                                n_dec_layers=n_layers, d_ff=2 * d_model, dropout=0.0)  # fmt: skip
+            self.inner = Seq2SeqTransformer(cfg)
+
+        def forward(self, src, tgt):  # noqa: ANN001, ANN201
+            return self.inner(src, tgt)
+
+    checker_line.fails(checks.ex11_fix_nn_transformer, OwnModel, needles=("no nn.Transformer",))

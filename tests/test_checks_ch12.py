@@ -75,7 +75,7 @@ def test_loss_scale(capsys) -> None:
     _passes(capsys, checks.ex12_loss_scale, (True, 32768.0))
     _passes(capsys, checks.ex12_loss_scale, (True, 32768))
     assert not checks.ex12_loss_scale(None)
-    assert "no answer yet" in _line(capsys)
+    assert "not done yet" in _line(capsys)
     _fails(capsys, checks.ex12_loss_scale, (False, 32768.0), "skips the update")
     _fails(capsys, checks.ex12_loss_scale, (True, 65536.0), "backoff_factor")
     _fails(capsys, checks.ex12_loss_scale, (True, 131072.0), "shrinks")
@@ -153,7 +153,7 @@ def test_distill_loss(capsys) -> None:
         kl = (pt * (pt.log() - ps.log())).sum(-1).mean()
         return a * T * T * kl + (1 - a) * F.cross_entropy(s.reshape(-1, V), y.reshape(-1))
 
-    line = _fails(capsys, checks.ex12_distill_loss, naive_softmax, "so exp never overflows")
+    line = _fails(capsys, checks.ex12_distill_loss, naive_softmax, "overflows to inf")
     assert "large logits" in line
 
     def kl_div_batchmean(s, t, y, T, a):  # another right answer, computed differently
@@ -168,3 +168,22 @@ def test_distill_loss(capsys) -> None:
         lambda s, t, y, T, a: float(distillation_loss(s, t, y, T, a)),
         "torch.Tensor",
     )
+
+
+# ---- issue 16: the planted answers of each kind
+
+
+def test_distill_batch_wide_max(capsys) -> None:
+    import torch.nn.functional as F
+
+    def batch_max(s, t, y, T, alpha):
+        V = s.shape[-1]
+        s2, t2 = s.reshape(-1, V) / T, t.reshape(-1, V) / T
+        ls = s2 - s2.max() - torch.log(torch.exp(s2 - s2.max()).sum(-1, keepdim=True))
+        lt = t2 - t2.max() - torch.log(torch.exp(t2 - t2.max()).sum(-1, keepdim=True))
+        kl = (lt.exp() * (lt - ls)).sum(-1).mean()
+        return alpha * T * T * kl + (1 - alpha) * F.cross_entropy(s.reshape(-1, V), y.reshape(-1))
+
+    assert not checks.ex12_distill_loss(batch_max)
+    line = _line(capsys)
+    assert "own max" in line and "whole batch" in line

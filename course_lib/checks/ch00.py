@@ -16,9 +16,7 @@ __all__ = ["ex00_broadcast_shape", "ex00_one_hot", "ex00_pairwise_sq_dists", "ex
 def ex00_broadcast_shape(c: Check, answer: Any) -> str:
     """Your prediction of ``(torch.zeros(3, 1, 4) + torch.zeros(5, 4)).shape``, as a tuple."""
     case = "shape of zeros(3, 1, 4) + zeros(5, 4)"
-    c.expect(
-        answer is not None, case=case, problem="no answer yet", hint="set `answer = (..., ...)`"
-    )
+    c.answered(answer)
     sizes = list(answer) if isinstance(answer, (tuple, list, torch.Size)) else None
     if sizes is None or not all(isinstance(n, int) and not isinstance(n, bool) for n in sizes):
         raise CaseFailed(
@@ -83,6 +81,12 @@ def ex00_pairwise_sq_dists(c: Check, fn: Any) -> str:
     return f"{len(cases)} cases, including float64"
 
 
+_KEEPDIM = (
+    "x.sum(dim=1) has shape (N,), which broadcasts along the wrong axis: "
+    "use keepdim=True to get (N, 1)"
+)
+
+
 @checker
 def ex00_normalize_rows(c: Check, fn: Any) -> str:
     """``fn(x (N, C)) -> (N, C)`` with each row divided by its sum."""
@@ -92,13 +96,12 @@ def ex00_normalize_rows(c: Check, fn: Any) -> str:
         "a single row": torch.tensor([[2.0, 6.0]]),
     }
     for case, x in cases.items():
-        got = c.call(fn, x.clone(), case=case)
-        hint = (
-            "x.sum(dim=1) has shape (N,), which broadcasts along the wrong axis: "
-            "use keepdim=True to get (N, 1)"
-        )
+        got = c.call(fn, x.clone(), case=case, error_hint=_KEEPDIM)
+        hint = "divide each row by its own sum: a column of N sums, shape (N, 1), broadcasts along each row"
         if isinstance(got, torch.Tensor) and got.shape == x.shape:
-            if torch.allclose(got, x / x.sum()):
+            if x.shape[0] == x.shape[1] and torch.allclose(got, x / x.sum(dim=1)):
+                hint = _KEEPDIM
+            elif torch.allclose(got, x / x.sum()):
                 hint = "that divides by the sum of the WHOLE matrix; each row needs its own sum (dim=1)"
             elif torch.allclose(got, x / x.sum(dim=0, keepdim=True)):
                 hint = "dim=0 sums each column; rows are summed along dim=1"
@@ -141,8 +144,8 @@ def ex00_one_hot(c: Check, fn: Any) -> str:
             3,
             exc=ValueError,
             case=f"label {label} with 3 classes",
-            mentions=label,
+            mentions=[label, ("3", "2")],  # the number of classes, or the last valid label
             hint="valid labels are 0..num_classes-1 (negative ones too are invalid): raise "
-            "ValueError naming the bad label",
+            "ValueError naming the bad label and the number of classes",
         )
     return "values, dtype, empty batch and out-of-range labels"

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from .. import activations, losses
-from ._core import CaseFailed, Check, checker
+from ._core import CaseFailed, Check, checker, float_tolerance
 
 __all__ = [
     "ex01_article_mse",
@@ -30,12 +30,15 @@ def _diagnose(
     wrongs: list[tuple[torch.Tensor, str, str]] = (),
     atol: float = 1e-6,
     rtol: float = 1e-5,
+    scale: float = 0.0,
 ) -> None:
     """Compare ``got`` with ``want``; first test it against known wrong answers.
 
     ``wrongs`` holds ``(wrong_value, what_it_is, hint)``: if ``got`` equals a wrong value (and that
     value differs from ``want``) the case fails with "your result equals <what_it_is>" and its hint.
+    ``scale`` is the size of the inputs (the tolerance follows float rounding there).
     """
+    atol = max(atol, float_tolerance(want.dtype, scale))
     if isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(want.shape):
         g = got.detach().to("cpu", torch.float64)
         w = want.detach().to("cpu", torch.float64)
@@ -100,7 +103,7 @@ def ex01_mse(c: Check, fn: Any) -> str:
             got,
             losses.mse(p, t),
             case=case,
-            hint="square each residual pred - target, then take the mean: ((pred - target) ** 2).mean()",
+            hint="compare your steps with the definition: residual, square, mean",
             wrongs=[
                 ((diff**2).sum(), "the SUM of squares", "use .mean() instead of .sum()"),
                 (diff.abs().mean(), "the mean ABSOLUTE error", "square the residuals"),
@@ -108,16 +111,20 @@ def ex01_mse(c: Check, fn: Any) -> str:
                 ((diff**2).mean().sqrt(), "the root mean square", "leave out the square root"),
             ],
         )
+    for case, (p, t) in cases.items():
+        c.gradients(fn, losses.mse, p, t, case=case)
     c.raises(
         fn,
         torch.zeros(4, 1),
         torch.zeros(4),
         exc=ValueError,
         case="pred of shape (4, 1) with target of shape (4,)",
-        hint="check `pred.shape != target.shape` first and raise ValueError naming both shapes: "
-        "broadcasting would quietly turn (4, 1) - (4,) into a (4, 4) table",
+        mentions=[("(4, 1)", "[4, 1]"), ("(4,)", "[4]")],
+        hint="check `pred.shape != target.shape` first and raise ValueError naming both shapes, "
+        "e.g. f'pred {tuple(pred.shape)} vs target {tuple(target.shape)}': broadcasting would "
+        "quietly turn (4, 1) - (4,) into a (4, 4) table",
     )
-    return "the article's example, a batch, float64, and a shape mismatch"
+    return "the article's example, a batch, float64, gradients, and a shape mismatch"
 
 
 # --------------------------------------------------------------------------- Huber
@@ -194,7 +201,9 @@ def ex01_huber(c: Check, fn: Any) -> str:
             "elsewhere (torch.where), then the mean",
             wrongs=_huber_variants(p - t, delta),
         )
-    return "both branches, two deltas, a float64 batch"
+    for case, (p, t, delta) in cases.items():
+        c.gradients(fn, lambda a, b, d: losses.huber(a, b, delta=d), p, t, delta, case=case)
+    return "both branches, two deltas, a float64 batch, gradients"
 
 
 # --------------------------------------------------------------------------- cross-entropy
@@ -240,6 +249,25 @@ def _ce_variants(z: torch.Tensor, y: torch.Tensor) -> list[tuple[torch.Tensor, s
     return out
 
 
+_SOFTMAX_TOOLS = (
+    "torch.softmax",
+    "torch.log_softmax",
+    "torch.special.softmax",
+    "torch.special.log_softmax",
+    "torch.Tensor.softmax",
+    "torch.Tensor.log_softmax",
+    "torch.nn.functional.softmax",
+    "torch.nn.functional.log_softmax",
+    "torch.nn.functional.cross_entropy",
+    "torch.nn.functional.nll_loss",
+)
+_CE_TOOLS_HINT = (
+    "the exercise writes the log-softmax itself, so torch.softmax, torch.log_softmax and "
+    "F.cross_entropy are switched off while it is checked: subtract each row's max and use the "
+    "log-sum-exp (torch.logsumexp is allowed)"
+)
+
+
 @checker
 def ex01_cross_entropy(c: Check, fn: Any) -> str:
     """``fn(logits (N, C), target (N,) int64) -> ()`` softmax cross-entropy, finite for huge logits."""
@@ -268,13 +296,18 @@ def ex01_cross_entropy(c: Check, fn: Any) -> str:
         ),
     }
     for case, (z, y) in cases.items():
-        got = c.call(fn, z.clone(), y.clone(), case=case)
+        with c.forbidding(_SOFTMAX_TOOLS, _CE_TOOLS_HINT):
+            got = c.call(fn, z.clone(), y.clone(), case=case)
         huge = z.abs().max() > 100
+        finite = isinstance(got, torch.Tensor) and bool(torch.isfinite(got.detach()).all())
         hint = (
             "each row needs its own max: m = z.max(dim=1, keepdim=True).values. Subtracting the "
             "batch's largest logit (1e4) from the second row leaves exp(-2e4) = 0 everywhere, "
             "and log(0) = -inf"
-            if case.startswith("rows on different scales")
+            if case.startswith("rows on different scales") and not finite
+            else "take log_softmax(z) = (z - m) - log(sum(exp(z - m))) with m each row's max, "
+            "then pick the target entries and average"
+            if huge and finite
             else "log(softmax(z)) underflows: the probability of a class 1e4 behind is 0 and "
             "log(0) = -inf. Take the log analytically: log_softmax(z) = (z - m) - "
             "log(sum(exp(z - m))), then pick the target entries"
@@ -292,9 +325,12 @@ def ex01_cross_entropy(c: Check, fn: Any) -> str:
             case=case,
             hint=hint,
             wrongs=[] if huge else _ce_variants(z, y),
-            atol=1e-5 if huge else 1e-6,
+            scale=float(z.abs().max()),
         )
-    return "6 cases including logits of +-1e4 and rows on different scales"
+    for case, (z, y) in cases.items():
+        with c.forbidding(_SOFTMAX_TOOLS, _CE_TOOLS_HINT):
+            c.gradients(fn, losses.cross_entropy, z, y, case=case, scale=float(z.abs().max()))
+    return "6 cases including logits of +-1e4 and rows on different scales, with gradients"
 
 
 @checker
@@ -365,6 +401,7 @@ def ex01_bce_with_logits(c: Check, fn: Any) -> str:
             "sigmoid(-100) rounds to 0 in float32 and log(0) = -inf: never take log(sigmoid(z)); "
             "use max(z, 0) - z * t + log1p(exp(-|z|)), which only exponentiates -|z| <= 0"
             if huge
+            and not (isinstance(got, torch.Tensor) and bool(torch.isfinite(got.detach()).all()))
             else "loss = mean(max(z, 0) - z * t + log1p(exp(-|z|)))"
         )
         _diagnose(
@@ -373,7 +410,7 @@ def ex01_bce_with_logits(c: Check, fn: Any) -> str:
             want,
             case=case,
             hint=hint,
-            atol=1e-5 if huge else 1e-6,
+            scale=float(z.abs().max()),
             wrongs=[
                 (per.sum(), "the SUM over the elements", "use .mean() instead of .sum()"),
                 (-per.mean(), "minus the loss", "the loss is positive: check your signs"),
@@ -384,4 +421,6 @@ def ex01_bce_with_logits(c: Check, fn: Any) -> str:
                 ),
             ],
         )
-    return "hard and soft labels, float64, logits of +-100 and +-1e4"
+    for case, (z, t) in cases.items():
+        c.gradients(fn, losses.binary_cross_entropy_with_logits, z, t, case=case)
+    return "hard and soft labels, float64, logits of +-100 and +-1e4, gradients"

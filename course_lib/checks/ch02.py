@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from ._core import CaseFailed, Check, checker
+from ._core import CaseFailed, Check, checker, only_low_slices_fail
 from .ch01 import _diagnose
 
 __all__ = [
@@ -18,6 +18,34 @@ __all__ = [
     "ex02_softmax",
     "ex02_depth_factor",
 ]
+
+
+def _own(*names: str) -> tuple[str, ...]:
+    """The function an exercise writes, in each of its spellings (switched off while checked)."""
+    return tuple(
+        path
+        for name in names
+        for path in (f"torch.{name}", f"torch.Tensor.{name}", f"torch.nn.functional.{name}")
+    )
+
+
+def _own_hint(name: str) -> str:
+    return (
+        f"this exercise writes {name} itself, so torch.{name} (and F.{name}, x.{name}()) is "
+        "switched off while it is checked: build it from torch.exp and arithmetic"
+    )
+
+
+_GRAD_HINT = (
+    "the values are right but autograd's gradient is not: torch.where evaluates BOTH branches "
+    "(an inf in the branch it does not pick still makes a nan gradient), and torch.sign(x) and "
+    "x.abs() have a slope of 0 at x = 0 in autograd"
+)
+
+
+def _finite(got: Any) -> bool:
+    """Is ``got`` a tensor without nan or inf? (Other answers get their own sentence.)"""
+    return isinstance(got, torch.Tensor) and bool(torch.isfinite(got.detach()).all())
 
 
 def _input_gradient(c: Check, fn: Any, x: torch.Tensor, *, case: str) -> torch.Tensor | None:
@@ -92,28 +120,45 @@ def ex02_sigmoid(c: Check, fn: Any) -> str:
         ),
     }
     for case, x in cases.items():
-        got = c.call(fn, x.clone(), case=case)
+        with c.forbidding(_own("sigmoid") + ("torch.special.expit",), _own_hint("sigmoid")):
+            got = c.call(fn, x.clone(), case=case)
         tiny = case.startswith("tiny")
+        hint = (
+            "exp(x) / (1 + exp(x)) is inf / inf = nan for x = 1e4: use only exp(-|x|), "
+            "which lies in (0, 1], with 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0"
+            if not _finite(got)
+            else "sigmoid(x) = 1 / (1 + exp(-x)); compute it from e = exp(-|x|): 1 / (1 + e) for "
+            "x >= 0 and e / (1 + e) for x < 0"
+        )
+        if tiny:
+            hint = (
+                "sigmoid(-100) is 3.7e-44 and sigmoid(-700) 1e-304; e / (1 + e) with "
+                "e = exp(-|x|) gets them right"
+            )
+            out = got.detach() if isinstance(got, torch.Tensor) and got.shape == x.shape else None
+            if out is not None and out[1] == out[2] != 0:
+                hint = (
+                    "your outputs for x = -100 and x = -700 are equal, as if x were clamped: "
+                    "don't clamp x; e / (1 + e) with e = exp(-|x|) is exact here"
+                )
         _diagnose(
             c,
             got,
             torch.sigmoid(x),
             case=case,
-            hint="small outputs must be right too, relative to their size: don't clamp x; "
-            "e / (1 + e) with e = exp(-|x|) is exact here"
-            if tiny
-            else "exp(x) / (1 + exp(x)) is inf / inf = nan for x = 1e4: use only exp(-|x|), "
-            "which lies in (0, 1], with 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0",
+            hint=hint,
             wrongs=[
                 (torch.exp(x) / (1 + torch.exp(x)), "exp(x) / (1 + exp(x))", "this overflows"),
                 (1 / (1 + torch.exp(x)), "1 / (1 + exp(x)) = sigmoid(-x)", "the sign of x"),
             ],
+            scale=1.0,  # outputs lie in [0, 1]: float rounding of numbers of that size
             atol=0.0 if tiny else 1e-6,
-            rtol=1e-9 if tiny else 1e-5,
+            rtol=1e-5,
         )
     x = torch.tensor([1e4, -1e4, 50.0, -50.0, 0.0])
     case = "gradient at x = +-1e4 (autograd)"
-    grad = _input_gradient(c, fn, x, case=case)
+    with c.forbidding(_own("sigmoid") + ("torch.special.expit",), _own_hint("sigmoid")):
+        grad = _input_gradient(c, fn, x, case=case)
     c.expect(
         grad is not None,
         case=case,
@@ -236,14 +281,19 @@ def ex02_tanh(c: Check, fn: Any) -> str:
         "x = +-1e4 and +-100": torch.tensor([1e4, -1e4, 100.0, -100.0]),
     }
     for case, x in cases.items():
-        got = c.call(fn, x.clone(), case=case)
+        with c.forbidding(_own("tanh"), _own_hint("tanh")):
+            got = c.call(fn, x.clone(), case=case)
         _diagnose(
             c,
             got,
             torch.tanh(x),
+            scale=1.0,
             case=case,
             hint="exp(2x) and exp(x) overflow to inf for large x, giving inf / inf = nan: rewrite "
-            "with e = exp(-2|x|) in (0, 1], tanh(|x|) = (1 - e) / (1 + e), and restore the sign",
+            "with e = exp(-2|x|) in (0, 1], tanh(|x|) = (1 - e) / (1 + e), and restore the sign"
+            if not _finite(got)
+            else "tanh(|x|) = (1 - e) / (1 + e) with e = exp(-2|x|), then the sign of x restored: "
+            "tanh(-x) = -tanh(x)",
             wrongs=[
                 (
                     2 * torch.sigmoid(x) - 1,
@@ -252,6 +302,19 @@ def ex02_tanh(c: Check, fn: Any) -> str:
                 ),
             ],
         )
+        with c.forbidding(_own("tanh"), _own_hint("tanh")):
+            if case == "ordinary inputs":
+                slope = _input_gradient(c, fn, torch.tensor([0.0, 1.0]), case="slope at x = 0")
+                c.expect(
+                    slope is not None and abs(float(slope[0]) - 1.0) < 1e-6,
+                    case="slope at x = 0 (autograd)",
+                    problem="the slope at x = 0 is "
+                    + ("missing" if slope is None else f"{float(slope[0]):.4g}, it should be 1"),
+                    hint="autograd gives torch.sign(x) and x.abs() a slope of 0 at x = 0: take "
+                    "a = torch.where(x >= 0, x, -x) for |x|, and restore the sign with "
+                    "torch.where(x >= 0, t, -t)",
+                )
+            c.gradients(fn, torch.tanh, x, case=case, hint=_GRAD_HINT)
     return "including x = +-1e4, where both textbook forms give nan"
 
 
@@ -271,9 +334,18 @@ def ex02_softmax(c: Check, fn: Any) -> str:
             torch.tensor([[1e4, 0.0, -1e4], [1e4, 1e4, 0.0], [-1e4, -1e4, -1e4]]),
             -1,
         ),
+        "rows on different scales (max 1e4 in one, -9999 in the other)": (
+            torch.tensor([[1e4, 0.0, 0.0], [-1e4, -1e4, -9999.0]]),
+            -1,
+        ),
+        "columns on different scales along dim=0": (
+            torch.tensor([[1e4, -1e4], [0.0, -9999.0], [0.0, -1e4]]),
+            0,
+        ),
     }
     for case, (x, dim) in cases.items():
-        got = c.call(fn, x.clone(), dim, case=case)
+        with c.forbidding(_own("softmax", "log_softmax"), _own_hint("softmax")):
+            got = c.call(fn, x.clone(), dim, case=case)
         e = torch.exp(x)
         wrongs = []
         if x.dim() == 2:
@@ -293,15 +365,33 @@ def ex02_softmax(c: Check, fn: Any) -> str:
                         "without keepdim the sums broadcast against the wrong axis: use keepdim=True",
                     )
                 )
+        finite = isinstance(got, torch.Tensor) and bool(torch.isfinite(got.detach()).all())
+        hint = f"exp(x - max) / sum of it along dim={dim}, keepdim=True"
+        if (
+            not finite
+            and isinstance(got, torch.Tensor)
+            and got.shape == x.shape
+            and only_low_slices_fail(got, x, dim)
+        ):
+            hint = (
+                f"each slice along dim={dim} needs its own max: x.amax(dim={dim}, keepdim=True). "
+                "Subtracting the largest value of the whole tensor (1e4) from a slice whose "
+                "values are near -1e4 leaves exp(-2e4) = 0 everywhere, and 0 / 0 = nan"
+            )
+        elif x.abs().max() > 100 and not finite:
+            hint = (
+                "exp(1e4) overflows to inf and inf / inf = nan: subtract x.amax(dim, keepdim=True) "
+                "first (the result does not change, since softmax(x + c) = softmax(x))"
+            )
         _diagnose(
             c,
             got,
             torch.softmax(x, dim=dim),
             case=case,
-            hint="exp(1e4) overflows to inf and inf / inf = nan: subtract x.amax(dim, keepdim=True) "
-            "first (the result does not change, since softmax(x + c) = softmax(x))"
-            if x.abs().max() > 100
-            else f"exp(x - max) / sum of it along dim={dim}, keepdim=True",
+            hint=hint,
             wrongs=wrongs,
+            scale=float(x.abs().max()),
         )
-    return "5 cases: dims, a square matrix, float64 and logits of 1e4"
+        with c.forbidding(_own("softmax", "log_softmax"), _own_hint("softmax")):
+            c.gradients(fn, torch.softmax, x, dim, case=case, hint=_GRAD_HINT)
+    return "7 cases: dims, a square matrix, float64, logits of 1e4 on different scales, gradients"

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ._core import CaseFailed, Check, _describe, checker
+from ._core import AUTOGRAD_TOOLS, CaseFailed, Check, _describe, checker
 
 __all__ = [
     "ex04_dot_product",
@@ -39,14 +39,15 @@ def _tensor_out(c: Check, got: Any, n: int, *, case: str, what: str) -> tuple[An
 
 
 BY_HAND = (
-    "this exercise computes gradients by hand, so torch.autograd is off (torch.no_grad) while "
-    "it is checked: use the formulas, not .backward()"
+    "this exercise computes gradients by hand, so autograd is switched off while it is checked "
+    "(torch.no_grad, and .backward(), torch.autograd.grad, torch.func and torch.enable_grad "
+    "refuse): use the formulas"
 )
 
 
 def _by_hand(c: Check, fn: Callable[..., Any], *args: Any, case: str, hint: str = BY_HAND) -> Any:
-    """Call the learner's hand-written backward with autograd switched off."""
-    with torch.no_grad():
+    """Call the learner's hand-written backward with autograd switched off and its tools refusing."""
+    with torch.no_grad(), c.forbidding(AUTOGRAD_TOOLS, BY_HAND):
         return c.call(fn, *args, case=case, error_hint=hint)
 
 
@@ -146,6 +147,11 @@ def ex04_softmax_ce_backward(c: Check, softmax_ce_backward: Callable[..., Any]) 
             torch.randn(3, 5, generator=g),
             torch.tensor([0, 2, 1]),
         ),
+        (
+            "rows on different scales (max 1e4 in one, -9999 in the other)",
+            torch.tensor([[1e4, 0.0, 0.0], [-1e4, -1e4, -9999.0]]),
+            torch.tensor([0, 2]),  # autograd: row 2 of dlogits is [0.106, 0.106, -0.212]
+        ),
     ]
     for name, logits, target in cases:
         lt = logits.clone().requires_grad_()
@@ -177,6 +183,12 @@ def ex04_softmax_ce_backward(c: Check, softmax_ce_backward: Callable[..., Any]) 
         hint = "dlogits = (softmax(logits) - one_hot(target)) / N"
         if not torch.isfinite(d).all():
             hint = "subtract each row's maximum before exp, so exp never overflows"
+            if "different scales" in name:
+                hint = (
+                    "each row needs its own max: logits.max(dim=1, keepdim=True).values. "
+                    "Subtracting the batch's largest logit (1e4) from the second row leaves "
+                    "exp(-2e4) = 0 everywhere, and 0 / 0 = nan"
+                )
         elif n > 1 and _is_close(d, want * n):
             hint = (
                 "the loss is the MEAN over the batch, so each row's gradient is divided by N "
@@ -184,8 +196,8 @@ def ex04_softmax_ce_backward(c: Check, softmax_ce_backward: Callable[..., Any]) 
             )
         elif _is_close(d, -want):
             hint = "the sign is flipped: it is softmax minus one-hot, not one-hot minus softmax"
-        c.close(d, want, case=name, hint=hint)
-    return f"{c.cases} checks, including logits of 1e4"
+        c.close(d, want, case=name, hint=hint, scale=float(logits.abs().max()))
+    return f"{c.cases} checks, including logits of 1e4 on rows of different scales"
 
 
 def _mlp_reference(x, y, params):
@@ -286,7 +298,7 @@ def ex04_relu_grad_theta(c: Check, relu_grad_theta: Callable[..., Any]) -> str:
     for name, theta, x in cases:
         tt = theta.clone().requires_grad_()
         torch.relu(tt @ x).backward()
-        got = c.call(relu_grad_theta, theta.clone(), x.clone(), case=name)
+        got = _by_hand(c, relu_grad_theta, theta.clone(), x.clone(), case=name)
         (d,) = _tensor_out(c, got, 1, case=name, what="one tensor of the shape of theta")
         hint = "d relu(z)/d theta = x if z = theta . x > 0, and 0 otherwise"
         if _is_close(d, x) and not _is_close(x, tt.grad):

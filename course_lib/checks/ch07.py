@@ -64,21 +64,44 @@ def ex07_conv_output_size(c: Check, out_size) -> str:
 @checker
 def ex07_flatten_size(c: Check, answer) -> str:
     """Value answer: features entering the linear layer of the source material's CNN."""
-    c.expect(
-        answer is not None and answer is not ...,
-        case="your answer",
-        problem="no answer yet",
-        hint="answer = C * H * W after the second pooling",
+    case = "32x32 RGB input, two 2x2 poolings, 64 channels"
+    value = c.number(
+        answer,
+        case=case,
+        hint="one whole number, the product C * H * W (not the shape (64, 8, 8) itself)",
     )
     hint = (
         "32 -> conv (padding 1) 32 -> pool 16 -> conv 16 -> pool 8: the flatten size is 8 * 8 * 64"
     )
-    if answer == 7 * 7 * 64:
+    if value == 7 * 7 * 64:
         hint = "7x7 is what two poolings give for 28x28 MNIST images; these images are 32x32: 32 -> 16 -> 8"
-    elif answer == 8 * 8 * 32:
+    elif value == 8 * 8 * 32:
         hint = "the second conv has 64 output channels"
-    c.equal(answer, 8 * 8 * 64, case="32x32 RGB input, two 2x2 poolings, 64 channels", hint=hint)
+    c.equal(value, 8 * 8 * 64, case=case, hint=hint)
     return "8 * 8 * 64 = 4096"
+
+
+_CONV_TOOLS = (
+    "torch.conv2d",
+    "torch.nn.functional.conv2d",
+    "torch.nn.functional.conv_transpose2d",
+    "torch.nn.Conv2d.forward",
+)
+_CONV_HINT = (
+    "the exercise builds the convolution as one matrix product, so F.conv2d (and nn.Conv2d) is "
+    "switched off while it is checked: F.unfold for the columns, then a matrix product"
+)
+_POOL_TOOLS = (
+    "torch.max_pool2d",
+    "torch.nn.functional.max_pool2d",
+    "torch.nn.functional.max_pool2d_with_indices",
+    "torch.nn.functional.adaptive_max_pool2d",
+    "torch.nn.MaxPool2d.forward",
+)
+_POOL_HINT = (
+    "the exercise asks for pooling without a pooling function, so F.max_pool2d (and "
+    "nn.MaxPool2d) is switched off while it is checked: take windows with x.unfold, then .amax"
+)
 
 
 @checker
@@ -100,7 +123,8 @@ def ex07_conv2d(c: Check, conv2d) -> str:
             torch.randn(ws[0], dtype=dtype),
         )
         want = F.conv2d(x, w, b, stride, padding)
-        got = c.call(conv2d, x.clone(), w.clone(), b.clone(), stride, padding, case=case)
+        with c.forbidding(_CONV_TOOLS, _CONV_HINT):
+            got = c.call(conv2d, x.clone(), w.clone(), b.clone(), stride, padding, case=case)
         hint = "im2col: columns of C*kh*kw numbers per output position, then weight.view(C_out, -1) @ cols"
         if isinstance(got, torch.Tensor):
             c.equal(
@@ -116,7 +140,10 @@ def ex07_conv2d(c: Check, conv2d) -> str:
             elif torch.allclose(got, F.conv2d(x, w, None, stride, padding), atol=1e-4):
                 hint = "you forgot the bias (one number per output channel)"
         c.close(got, want, case=case, hint=hint, atol=1e-4)
-    return "5 cases: channels, padding, stride, non-square kernel, float64"
+        if case in ("2 images, 3 -> 4 channels, padding 1", "float64"):
+            with c.forbidding(_CONV_TOOLS, _CONV_HINT):
+                c.gradients(conv2d, F.conv2d, x, w, b, stride, padding, case=case)
+    return "5 cases: channels, padding, stride, non-square kernel, float64, gradients"
 
 
 @checker
@@ -131,7 +158,8 @@ def ex07_max_pool(c: Check, max_pool2d) -> str:
     ]
     for case, x, k, s in cases:
         want = F.max_pool2d(x, k, s)
-        got = c.call(max_pool2d, x.clone(), k, s, case=case)
+        with c.forbidding(_POOL_TOOLS, _POOL_HINT):
+            got = c.call(max_pool2d, x.clone(), k, s, case=case)
         hint = "take the max over each k x k window of each channel"
         if type(got).__module__ == "torch.return_types":
             hint = ".max(dim=...) returns (values, indices): use .values, or .amax(dim=...)"
@@ -141,7 +169,9 @@ def ex07_max_pool(c: Check, max_pool2d) -> str:
             elif (got >= 0).all() and (want < 0).any():
                 hint = "your max never goes below 0: are you padding with zeros or starting the max at 0? start from -inf"
         c.close(got, want, case=case, hint=hint)
-    return "4 cases including negative values and overlapping windows"
+        with c.forbidding(_POOL_TOOLS, _POOL_HINT):
+            c.gradients(max_pool2d, F.max_pool2d, x, k, s, case=case)
+    return "4 cases including negative values and overlapping windows, gradients"
 
 
 @checker
@@ -165,6 +195,7 @@ def ex07_fix_cnn(c: Check, make_cnn) -> str:
             h.remove()
     c.expect(isinstance(out, torch.Tensor), case=case, problem="the model did not return a tensor")
     c.equal(tuple(out.shape), (2, 10), case=case, hint="ten class scores per image: (batch, 10)")
+    c.gradients(model, None, torch.randn(2, 3, 32, 32), case=case)
     c.expect(
         all(any(u is p for u in used) for p in pools),
         case="every layer is used",

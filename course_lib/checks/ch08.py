@@ -129,6 +129,7 @@ def ex08_encode(c: Check, encode: Any) -> str:
         ("an unknown token 'piano'", ["the", "piano", "band"], stoi, [2, 1, 4]),
         ("an empty sentence", [], stoi, []),
         ("a vocabulary that keeps '<unk>' at id 3", ["the", "drum", "song"], other, [1, 3, 2]),
+        ("a token whose id is 0 ('<pad>' at 0, '<unk>' at 3)", [PAD, "the"], other, [0, 1]),
     ]
     for case, tokens, table, want in cases:
         try:
@@ -148,6 +149,13 @@ def ex08_encode(c: Check, encode: Any) -> str:
                 "the unknown token got id 1",
                 "look the id up: stoi['<unk>'], don't hard-code 1",
             )
+        if got == [3, 1] and want == [0, 1]:
+            raise CaseFailed(
+                case,
+                "the token with id 0 became '<unk>'",
+                "`stoi.get(t) or unk_id` treats the id 0 as missing (0 is falsy): use "
+                "stoi.get(t, unk_id), or test `t in stoi`",
+            )
         if len(got) < len(want) and any(t not in table for t in tokens):
             hint = "keep one id per token: an unknown token becomes stoi['<unk>'], don't drop it"
         elif len(got) != len(want):
@@ -155,7 +163,7 @@ def ex08_encode(c: Check, encode: Any) -> str:
         else:
             hint = "look each token up in order: stoi.get(token, stoi['<unk>'])"
         c.equal(got, want, case=case, hint=hint)
-    return f"{len(cases)} sentences, unknown tokens included"
+    return f"{len(cases)} sentences, unknown tokens and a token with id 0 included"
 
 
 @checker
@@ -215,6 +223,7 @@ def ex08_pad_batch(c: Check, pad: Any) -> str:
         [],
         0,
         case="an empty batch",
+        mentions=[("empty", "Empty", "no sequences", "no sequence")],
         hint="max() of no lengths fails: raise a ValueError that says the batch is empty",
     )
     return f"{len(cases)} batches and the empty batch"
@@ -265,6 +274,7 @@ def ex08_masked_mean(c: Check, pool: Any) -> str:
             problem=f"dtype changed from {xs.dtype} to {got.dtype}",
             hint="cast the mask to x.dtype, not to float32",
         )
+        c.gradients(pool, masked_mean_pool, xs, m, case=case)
     return f"{len(cases)} cases, float64 and an all-padding row included"
 
 
@@ -366,6 +376,17 @@ def ex08_bag_classifier(c: Check, cls: Any) -> str:
                 )
             _expect_mask_not_zero_row(model, ids, got, want, 0, case)
         c.close(got, want, case=case, atol=1e-5, hint="logits = fc(masked mean of embedding(ids))")
+    case = "a training step: backward through the model"
+    c.gradients(model, None, batches["padding at the end of short rows"], case=case)
+    grads = [p for p in model.parameters() if p.requires_grad and p.grad is None]
+    c.expect(
+        not grads,
+        case=case,
+        problem="a parameter received no gradient",
+        hint="compute the logits from self.embedding and self.fc with torch operations (no "
+        ".detach() or torch.no_grad() in forward)",
+    )
+    model.zero_grad()
     torch.manual_seed(0)
     case = "pad_id=5 (0 is a real token here)"
     other = c.call(cls, 20, 4, 3, 5, case=case)
@@ -399,12 +420,7 @@ def ex08_bag_classifier(c: Check, cls: Any) -> str:
 def ex08_param_count(c: Check, answer: Any) -> str:
     """Your prediction: the number of parameters of ``BagOfEmbeddings(1000, 32, 5)``."""
     case = "parameters of BagOfEmbeddings(vocab_size=1000, embed_dim=32, num_classes=5)"
-    c.expect(
-        answer is not None and answer is not ...,
-        case=case,
-        problem="no answer yet",
-        hint="set `answer = <a number>` before running the model",
-    )
+    c.answered(answer)
     value = c.number(answer, case=case, hint="answer = 12345 (a whole number)")
     c.expect(
         value.is_integer(),
@@ -440,12 +456,7 @@ def ex08_param_count(c: Check, answer: Any) -> str:
 def ex08_word_order(c: Check, answer: Any) -> str:
     """Your prediction: do "the storm hit the coast" and "the coast hit the storm" get equal logits?"""
     case = "the same words in another order"
-    c.expect(
-        answer is not None and answer is not ...,
-        case=case,
-        problem="no answer yet",
-        hint="set `answer = True` or `answer = False`",
-    )
+    c.answered(answer)
     c.expect(
         isinstance(answer, bool),
         case=case,

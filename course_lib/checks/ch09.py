@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from ..attention import scaled_dot_product_attention, sinusoidal_encoding
-from ._core import Check, checker
+from ._core import Check, checker, only_low_slices_fail
 
 __all__ = [
     "ex09_attention",
@@ -87,16 +87,26 @@ def ex09_attention(c: Check, attention: Callable[..., Any]) -> str:
             None,
             1.0,
         ),
+        (
+            "query rows on different scales (scores near 1e4 in one row, near 1 in the others)",
+            (1, 4, 8),
+            torch.float32,
+            None,
+            1.0,
+        ),
     ]
     for name, shape, dtype, mask, gain in cases:
         T = shape[-2]
         q, k = (torch.randn(shape, generator=g, dtype=dtype) * gain for _ in range(2))
+        if "different scales" in name:
+            q[..., 0, :] *= 3000.0
         v_shape = (*shape[:-1], 3) if "d_v" in name else shape
         v = torch.randn(v_shape, generator=g, dtype=dtype)
         if mask is not None and mask.shape[-1] != T:
             mask = mask[:T]
         want_out, want_w = scaled_dot_product_attention(q, k, v, mask)
         got = c.call(attention, q, k, v, mask, case=name)
+        scale = float((q @ k.transpose(-2, -1)).abs().max()) / math.sqrt(q.shape[-1])
         c.expect(
             isinstance(got, tuple) and len(got) == 2,
             case=name,
@@ -112,11 +122,19 @@ def ex09_attention(c: Check, attention: Callable[..., Any]) -> str:
             hint="compute in the inputs' dtype (no torch.tensor(...) copies in float32)",
         )
         hint = "scores = q @ k.transpose(-2, -1) / sqrt(d_k); mask; softmax over the last dim; @ v"
+        finite = isinstance(out, torch.Tensor) and bool(torch.isfinite(out.detach()).all())
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+        if not finite and out.shape == want_out.shape and only_low_slices_fail(out, scores, -1):
+            hint = (
+                "each query row needs its own max: scores.amax(-1, keepdim=True). Subtracting the "
+                "largest score of the whole batch from a row whose scores are near 1 leaves "
+                "exp(-1e4) = 0 everywhere, and 0 / 0 = nan (torch.softmax does it right)"
+            )
         for wrong, wrong_out in _attention_variants(q, k, v, mask).items():
             if _same(out, wrong_out) and not _same(out, want_out):
                 hint = _HINTS[wrong]
                 break
-        c.close(out, want_out, case=f"{name}: out", hint=hint, atol=1e-5, rtol=1e-4)
+        c.close(out, want_out, case=f"{name}: out", hint=hint, atol=1e-5, rtol=1e-4, scale=scale)
         c.expect(
             isinstance(weights, torch.Tensor) and weights.dtype == dtype,
             case=f"{name}: weights",
@@ -131,8 +149,11 @@ def ex09_attention(c: Check, attention: Callable[..., Any]) -> str:
             hint="return the softmax probabilities (..., T, S), each row summing to 1",
             atol=1e-5,
             rtol=1e-4,
+            scale=scale,
         )
-    return f"{c.cases} checks: masks, float64, large scores, d_v != d_k"
+        if gain == 1.0 and "different scales" not in name:
+            c.gradients(attention, scaled_dot_product_attention, q, k, v, mask, case=name)
+    return f"{c.cases} checks: masks, float64, large scores, rows on different scales, d_v != d_k, gradients"
 
 
 @checker
@@ -164,6 +185,16 @@ def _tensor_case(c: Check, got: Any, want: torch.Tensor, name: str, hint: str) -
     )
 
 
+def _ref_split(x: torch.Tensor, n_heads: int) -> torch.Tensor:
+    B, T, D = x.shape
+    return x.view(B, T, n_heads, D // n_heads).transpose(1, 2)
+
+
+def _ref_merge(y: torch.Tensor) -> torch.Tensor:
+    B, H, T, hs = y.shape
+    return y.transpose(1, 2).reshape(B, T, H * hs)
+
+
 @checker
 def ex09_split_heads(c: Check, split_heads: Callable[..., Any]) -> str:
     """``split_heads(x (B, T, D), n_heads) -> (B, H, T, D // H)``: head h gets columns h*hs..(h+1)*hs."""
@@ -184,6 +215,7 @@ def ex09_split_heads(c: Check, split_heads: Callable[..., Any]) -> str:
                 "(B, T, H, hs) first, then transpose(1, 2)"
             )
         c.close(got, want, case=name, hint=hint)
+        c.gradients(split_heads, _ref_split, x, H, case=name)
     return f"{c.cases} checks"
 
 
@@ -207,6 +239,7 @@ def ex09_merge_heads(c: Check, merge_heads: Callable[..., Any]) -> str:
                 "first (then .contiguous().view or .reshape)"
             )
         c.close(got, want, case=name, hint=hint)
+        c.gradients(merge_heads, _ref_merge, y, case=name)
     return f"{c.cases} checks"
 
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..transformer import GPT, GPTConfig
-from ._core import CaseFailed, Check, checker
+from ._core import CaseFailed, Check, checker, only_low_slices_fail
 
 __all__ = [
     "ex10_block_forward",
@@ -86,6 +86,11 @@ def ex10_temperature_probs(c: Check, temperature_probs: Callable[..., Any]) -> s
         ("T = 2 (flatter)", torch.randn(1, 65, generator=g), 2.0),
         ("T = 0.01 and large logits", 50 * torch.randn(2, 5, generator=g), 0.01),
         ("float64", torch.randn(2, 4, generator=g, dtype=torch.float64), 0.7),
+        (
+            "T = 0.01, rows on different scales (max 50 in one, -49.9 in the other)",
+            torch.tensor([[50.0, 0.0, -50.0], [-50.0, -50.0, -49.9]]),
+            0.01,
+        ),
     ]
     for name, logits, T in cases:
         want = torch.softmax(logits / T, dim=-1)
@@ -114,13 +119,17 @@ def ex10_temperature_probs(c: Check, temperature_probs: Callable[..., Any]) -> s
             )
         elif T != 1 and torch.allclose(got.double(), torch.softmax(logits * T, -1).double()):
             hint = "you multiplied by the temperature: divide (T < 1 must sharpen)"
+        finite = bool(torch.isfinite(got.detach()).all())
         c.expect(
-            bool(torch.isfinite(got).all()),
+            finite,
             case=name,
             problem="nan or inf in the probabilities",
-            hint="use torch.softmax, which subtracts the row maximum for you",
+            hint="each row needs its own max: subtract (logits / T).amax(-1, keepdim=True), not "
+            "the largest value of the whole batch, or use torch.softmax, which does it per row"
+            if not finite and only_low_slices_fail(got, logits / T, -1)
+            else "use torch.softmax, which subtracts the row maximum for you",
         )
-        c.close(got, want, case=name, hint=hint, atol=1e-6)
+        c.close(got, want, case=name, hint=hint, atol=1e-6, scale=float((logits / T).abs().max()))
     return f"{c.cases} checks including T = 0.01"
 
 
@@ -165,7 +174,13 @@ def ex10_block_forward(c: Check, block_forward: Callable[..., Any]) -> str:
             elif torch.allclose(got, same_ln, atol=1e-5):
                 hint = "use ln_2 before the MLP; each branch has its own LayerNorm"
         c.close(got, want, case=name, hint=hint, atol=1e-5)
-    return f"{c.cases} checks"
+        c.gradients(block_forward, _ref_block, x, ln_1, attn, ln_2, mlp, case=name, wrt={0})
+    return f"{c.cases} checks, with a backward pass"
+
+
+def _ref_block(x: torch.Tensor, ln_1: Any, attn: Any, ln_2: Any, mlp: Any) -> torch.Tensor:
+    h = x + attn(ln_1(x))
+    return h + mlp(ln_2(h))
 
 
 @checker

@@ -160,12 +160,7 @@ def ex11_padding_mask(c: Check, padding_mask_fn: Any) -> str:
 def ex11_predict_decoder_mask(c: Check, answer: Any) -> str:
     """The decoder self-attention mask for the input ``<bos> 7 8 <pad>`` (True/1 = may attend)."""
     case = "decoder input <bos> 7 8 <pad>"
-    c.expect(
-        answer is not None and answer is not ...,
-        case=case,
-        problem="no answer yet",
-        hint="write the 4 x 4 mask as a list of 4 rows of 0/1",
-    )
+    c.answered(answer)
     try:
         got = torch.as_tensor(answer).to(torch.int64)
     except Exception:  # noqa: BLE001 - any unreadable answer is reported, not raised
@@ -275,8 +270,10 @@ def ex11_greedy_decode(c: Check, greedy_decode: Any) -> str:
         (8, "scripted model, every row ends with <eos>"),
         (4, "scripted model, max_len cuts row 3"),
     ):
-        model = _ScriptedModel(script)
-        got = _tensor(c, c.call(greedy_decode, model, src, max_len, case=case), case)
+        model = _ScriptedModel(script)  # a CPU stand-in: not run on the learner's device
+        got = _tensor(
+            c, c.call(greedy_decode, model, src, max_len, case=case, on_device=False), case
+        )
         want = _reference_greedy(script, max_len)
         c.expect(got.dim() == 2 and got.shape[0] == 3 and got.shape[1] <= max_len, case=case,
                  problem=f"expected shape (3, L) with L <= {max_len}, got {tuple(got.shape)}",
@@ -518,6 +515,13 @@ def ex11_fix_nn_transformer(c: Check, model_class: Any) -> str:
         )
     c.expect(isinstance(model, torch.nn.Module), case=case, problem=f"got {type(model).__name__}, not an nn.Module",
              hint="pass the class itself")  # fmt: skip
+    c.expect(
+        any(isinstance(m, torch.nn.Transformer) for m in model.modules()),
+        case=case,
+        problem="the model has no nn.Transformer inside",
+        hint="the exercise fixes the articles' model, still built on nn.Transformer: keep "
+        "self.transformer = nn.Transformer(..., batch_first=True)",
+    )
     model.eval()
     g = torch.Generator().manual_seed(1)
     src = torch.randint(3, V, (3, 6), generator=g)
@@ -566,10 +570,40 @@ def ex11_fix_nn_transformer(c: Check, model_class: Any) -> str:
                  problem="reversing the source did not change any prediction",
                  hint="attention alone ignores order: add positional encodings to the embeddings of src and tgt")  # fmt: skip
 
+        case = "word order in the target matters"
+        swapped = torch.tensor([[BOS, 3, 4, 3, EOS], [BOS, 4, 3, 3, EOS]])
+        two_src = src[:1].expand(2, -1)
+        logits5, _ = _model_logits(c, model, two_src, swapped, case)
+        c.expect(not torch.allclose(logits5[0, 3], logits5[1, 3], atol=1e-4), case=case,
+                 problem="the decoder inputs <bos> 3 4 3 and <bos> 4 3 3 give equal logits at the last position",
+                 hint="the decoder sees its prefix as a bag of tokens: add the positional encodings to the "
+                      "target embeddings too, not only to the source's")  # fmt: skip
+
         case = "padding the source changes nothing"
         padded = F.pad(src, (0, 3), value=PAD)
         logits4, _ = _model_logits(c, model, padded, tgt, case)
         c.expect(torch.allclose(logits4, logits, atol=1e-4), case=case,
                  problem="adding <pad> tokens at the end of the source changed the predictions",
                  hint="pass src_key_padding_mask=(src == pad_id) and memory_key_padding_mask=(src == pad_id)")  # fmt: skip
-    return "shift, batch_first, causal mask, positions and padding"
+
+    case = "a training step: loss.backward()"
+    model.train()
+    model.zero_grad()
+    _, loss = _model_logits(c, model, src, tgt, case)
+    try:
+        loss.backward()
+    except RuntimeError as e:
+        raise CaseFailed(
+            case,
+            f"loss.backward() failed: {str(e)[:160]}",
+            "an in-place operation (x += ..., x[...] = ...) overwrote a tensor autograd needs: "
+            "write x = x + ... instead",
+        ) from None
+    silent = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    c.expect(not silent, case=case, problem=f"no gradient reached {', '.join(silent[:3])}",
+             hint="compute the loss from the model's own layers, without .detach() or torch.no_grad()")  # fmt: skip
+    model.eval()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*nested tensor.*")
+        c.on_device(model, src, tgt, case="shapes (B=3, S=6, T=7)")
+    return "shift, batch_first, causal mask, positions in src and tgt, padding, backward"

@@ -83,12 +83,7 @@ def ex12_kv_append(c: Check, kv_append: Callable[..., Any]) -> str:
 @checker
 def ex12_loss_scale(c: Check, answer: Any) -> str:
     case = "scale 65536, a step whose gradients contain inf"
-    c.expect(
-        answer is not None and answer is not ...,
-        case=case,
-        problem="no answer yet",
-        hint="set answer = (step_skipped, new_scale)",
-    )
+    c.answered(answer)
     c.expect(
         isinstance(answer, (tuple, list)) and len(answer) == 2,
         case=case,
@@ -230,11 +225,15 @@ def ex12_distill_loss(c: Check, distill_loss: Callable[..., Any]) -> str:
         ("(B, T, V) logits, T=4, alpha=0.9", (2, 3, 7), 4.0, 0.9),
         ("T=1, alpha=1 (teacher only)", (5, 4), 1.0, 1.0),
         ("large logits (x1000), T=3, alpha=0.3", (4, 9), 3.0, 0.3),
+        ("rows on different scales (x1000 in one row only), T=1, alpha=0.5", (3, 6), 1.0, 0.5),
     ]
     for case, shape, T, a in setups:
         scale = 1000.0 if "large" in case else 1.0
         s = torch.randn(*shape, generator=g) * scale
         t = torch.randn(*shape, generator=g) * scale
+        if "different scales" in case:
+            s[0] *= 1000.0
+            t[1] *= 1000.0
         y = torch.randint(0, shape[-1], shape[:-1], generator=g)
         got = c.call(distill_loss, s, t, y, T, a, case=case)
         want = distillation_loss(s, t, y, T, a)
@@ -247,8 +246,9 @@ def ex12_distill_loss(c: Check, distill_loss: Callable[..., Any]) -> str:
                 case,
                 f"your loss is {got.detach().flatten()[:1].item()} where the answer is "
                 f"{want.item():.5g}",
-                "use log_softmax (or subtract the max) so exp never overflows: with logits in "
-                "the hundreds, exp(s / T) is inf and softmax(...).log() is -inf",
+                "use F.log_softmax(z / T, dim=-1), which subtracts each row's own max: with "
+                "logits in the hundreds exp(z / T) overflows to inf, and a max taken over the "
+                "whole batch leaves exp(-1000) = 0 in rows of smaller logits, so log(0) = -inf",
             )
         if (
             isinstance(got, torch.Tensor)
@@ -292,5 +292,20 @@ def ex12_distill_loss(c: Check, distill_loss: Callable[..., Any]) -> str:
             atol=1e-4,
             rtol=1e-4,
             hint="alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) averaged over rows + (1 - alpha) * CE(s, y)",
+            scale=float(s.abs().max() / T),
         )
-    return f"{len(setups)} cases including logits of size 1000"
+        c.gradients(
+            distill_loss,
+            distillation_loss,
+            s,
+            t,
+            y,
+            T,
+            a,
+            case=case,
+            wrt={0},
+            scale=float(s.abs().max() / T),
+        )
+    return (
+        f"{len(setups)} cases including logits of size 1000 and rows on different scales, gradients"
+    )
