@@ -632,9 +632,9 @@ def data_parallel_diagram(n_workers: int = 3) -> Figure:
         _arrow(ax, (x, 4.0), (x, 3.6))
         _box(ax, x, 2.5, 1.4, 0.45, f"grad g_{k}", "grad", fontsize=8)
         _arrow(ax, (x, 3.1), (x, 2.73))
-        _arrow(ax, (x, 2.27), (x, 1.85), color=BACKWARD)
+        _arrow(ax, (x, 2.27), (x, 1.88), color=BACKWARD)
         _box(ax, x, 0.55, 2.0, 0.5, "optimizer step\nθ ← θ - lr · g", "param", fontsize=8)
-        _arrow(ax, (x, 1.3), (x, 0.8))
+        _arrow(ax, (x, 1.28), (x, 0.8))
     left, right = xs[0] - 1.1, xs[-1] + 1.1
     terms = (
         " + ".join(f"g_{k}" for k in range(n_workers)) if n_workers <= 4 else "g_0 + ... + g_{N-1}"
@@ -644,8 +644,8 @@ def data_parallel_diagram(n_workers: int = 3) -> Figure:
         (left + right) / 2,
         1.58,
         right - left,
-        0.5,
-        f"all-reduce (DDP, during backward): g = ({terms}) / {n_workers}, the same g on every rank",
+        0.6,
+        f"all-reduce (by DDP, during backward):\ng = ({terms}) / {n_workers}, the same g on every rank",
         "grad",
         fontsize=8.5,
     )
