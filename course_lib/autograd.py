@@ -344,11 +344,20 @@ def _layout(root: Value) -> tuple[list[Value], dict[int, tuple[float, float]]]:
     return order, {id(n): (float(depth[id(n)]), -row[id(n)]) for n in order}
 
 
-def draw_graph(root: Value, *, ax: Any = None, show_grad: bool = True, max_nodes: int = 80) -> Any:
+def draw_graph(
+    root: Value,
+    *,
+    ax: Any = None,
+    show_grad: bool = True,
+    backward: bool = False,
+    max_nodes: int = 80,
+) -> Any:
     """Draw the computation graph of ``root`` with matplotlib (inputs left, ``root`` right).
 
     Each box shows a Value's label, ``data`` and (if ``show_grad``) ``grad``; the operation that
-    made it is written in a circle on its left. Returns the matplotlib ``Axes``.
+    made it is written in a circle on its left. With ``backward=True`` every forward arrow (grey)
+    gets a dashed red twin pointing the other way: the path along which ``backward()`` sends
+    gradients. Returns the matplotlib ``Axes``.
     """
     import matplotlib.pyplot as plt
 
@@ -367,6 +376,20 @@ def draw_graph(root: Value, *, ax: Any = None, show_grad: bool = True, max_nodes
     box = {"boxstyle": "round,pad=0.3", "fc": "#eef3fb", "ec": "#3b6ea5"}
     opbox = {"boxstyle": "circle,pad=0.25", "fc": "#fff4d6", "ec": "#b8860b"}
     arrow = {"arrowstyle": "->", "color": "#555555", "lw": 1.0, "shrinkA": 4, "shrinkB": 4}
+    back = {**arrow, "color": "#c0392b", "linestyle": "--"}
+
+    def connect(head: Any, tail: Any, rad: float = 0.0) -> None:
+        """Forward arrow from ``tail``'s right edge to ``head``'s left edge (+ its backward twin)."""
+        bent = {**arrow, "connectionstyle": f"arc3,rad={rad:g}"}
+        ax.annotate(
+            "", xy=(0, 0.5), xycoords=head, xytext=(1, 0.5), textcoords=tail, arrowprops=bent
+        )
+        if backward:  # the same edge walked the other way, bent to the other side
+            twin = {**back, "connectionstyle": f"arc3,rad={rad + 0.35:g}"}
+            ax.annotate(
+                "", xy=(1, 0.5), xycoords=tail, xytext=(0, 0.5), textcoords=head, arrowprops=twin
+            )
+
     boxes, ops = {}, {}
     for node in order:
         x, y = pos[id(node)]
@@ -382,30 +405,14 @@ def draw_graph(root: Value, *, ax: Any = None, show_grad: bool = True, max_nodes
         if not node._prev:
             continue
         op = ops[id(node)]
-        ax.annotate(
-            "",
-            xy=(0, 0.5),
-            xycoords=boxes[id(node)],
-            xytext=(1, 0.5),
-            textcoords=op,
-            arrowprops=arrow,
-        )
+        connect(boxes[id(node)], op)
         seen_here: dict[int, int] = {}
         for child in node._prev:
             # bend an edge that skips columns (so it avoids the nodes between) or that repeats
             repeat = seen_here.get(id(child), 0)
             seen_here[id(child)] = repeat + 1
             skips = pos[id(node)][0] - pos[id(child)][0] > 1
-            rad = 0.25 * skips + 0.3 * repeat
-            style = {**arrow, "connectionstyle": f"arc3,rad={rad:g}"}
-            ax.annotate(
-                "",
-                xy=(0, 0.5),
-                xycoords=op,
-                xytext=(1, 0.5),
-                textcoords=boxes[id(child)],
-                arrowprops=style,
-            )
+            connect(op, boxes[id(child)], 0.25 * skips + 0.3 * repeat)
     ys = [p[1] for p in pos.values()]
     ax.set_xlim(-1.1, (n_cols - 1) * sx + 0.9)
     ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
