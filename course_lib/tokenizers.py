@@ -271,9 +271,10 @@ class BPETokenizer:
                 return s.encode("utf-8")
         raise ValueError(f"id {i} is outside the vocabulary 0..{self.vocab_size - 1}")
 
-    def tokens(self, text: str) -> list[str]:
+    def tokens(self, text: str, allow_special: bool = True) -> list[str]:
         """``text`` cut into its tokens, each shown as text (a split character shows as U+FFFD)."""
-        return [self.token_bytes(i).decode("utf-8", errors="replace") for i in self.encode(text)]
+        ids = self.encode(text, allow_special)
+        return [self.token_bytes(i).decode("utf-8", errors="replace") for i in ids]
 
     # ---- encode / decode ------------------------------------------------------------------------
     def _encode_chunk(self, chunk: str) -> list[int]:

@@ -224,3 +224,21 @@ def test_merges_agree_with_hugging_face(shakespeare: str) -> None:
     # equal merge sets, and the same tokens on the text
     hf_tokens = [bytes(u2b[ch] for ch in t) for t in hf.encode(shakespeare[:20_000]).tokens]
     assert hf_tokens == [ours.token_bytes(i) for i in ours.encode(shakespeare[:20_000])]
+
+
+def test_tokenizer_explorer_draws_and_redraws(tok: BPETokenizer) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_lib.viz import show_tokens
+    from course_lib.widgets import tokenizer_explorer
+
+    ex = tokenizer_explorer(tok, "the end<|endoftext|> café\n")
+    assert ex.draws == 1
+    ex.controls["vocab_size"].value = 256
+    ex.redraw(change=True)
+    assert ex.draws == 2
+    with pytest.raises(TypeError, match="one str"):
+        show_tokens("abc")
+    with pytest.raises(TypeError, match="BPETokenizer"):
+        tokenizer_explorer(CharTokenizer("abc"))
