@@ -235,8 +235,7 @@ def test_tokenizer_explorer_draws_and_redraws(tok: BPETokenizer) -> None:
 
     ex = tokenizer_explorer(tok, "the end<|endoftext|> café\n")
     assert ex.draws == 1
-    ex.controls["vocab_size"].value = 256
-    ex.redraw(change=True)
+    ex.controls["vocab_size"].value = 256  # observed: redraws
     assert ex.draws == 2
     with pytest.raises(TypeError, match="one str"):
         show_tokens("abc")
