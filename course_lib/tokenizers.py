@@ -160,7 +160,7 @@ class BPETokenizer:
         """Learn ``vocab_size - 256 - len(special_tokens)`` merges from ``text``.
 
         Fast version of the merge loop: the text is pre-split into chunks, and only the *distinct*
-        chunks are kept, each with its frequency (tiny Shakespeare: 1.1 M characters, about 25 k
+        chunks are kept, each with its frequency (tiny Shakespeare: 1.1 M characters, about 15 k
         distinct chunks). Pair counts are computed once, then updated after each merge for the
         chunks that contain the merged pair only, and a heap finds the most frequent pair. Ties go
         to the smallest pair ``(a, b)``. Training stops early if no pair is left. ``record=True``
