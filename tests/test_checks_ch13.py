@@ -184,7 +184,7 @@ def test_decode_stream(checker_line) -> None:
 def test_token_count(checker_line) -> None:
     checker_line.passes(checks.ex13_token_count, 12)
     line = checker_line.fails(checks.ex13_token_count, None, needles=("no answer yet",))
-    assert "12" not in line  # the answer is never shown before the learner gives one
+    assert "12" not in line and "byte" not in line  # no answer, no method, before a prediction
     checker_line.fails(checks.ex13_token_count, 10, needles=("counts characters",))
     assert "12" not in checker_line.fails(checks.ex13_token_count, 11)
     checker_line.fails(checks.ex13_token_count, "12", needles=("string",))

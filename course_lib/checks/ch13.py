@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from ..tokenizers import BPETokenizer
 from ..tokenizers import merge as _merge
 from ..tokenizers import pair_counts as _pair_counts
 from ._core import CaseFailed, Check, checker
@@ -123,13 +124,9 @@ _MERGES = {
 
 
 def _ref_encode(text: str, merges: dict[tuple[int, int], int]) -> list[int]:
-    ids = list(text.encode("utf-8"))
-    while len(ids) >= 2:
-        pair = min(zip(ids, ids[1:]), key=lambda p: merges.get(p, math.inf))
-        if pair not in merges:
-            break
-        ids = _merge(ids, pair, merges[pair])
-    return ids
+    ordered = sorted(merges, key=merges.__getitem__)  # merge k made id 256 + k
+    assert [merges[p] for p in ordered] == list(range(256, 256 + len(ordered)))
+    return BPETokenizer(ordered).encode_ordinary(text)
 
 
 def _by_count_encode(text: str, merges: dict[tuple[int, int], int]) -> list[int]:
@@ -273,10 +270,12 @@ def ex13_token_count(c: Check, answer: Any) -> str:
     """Predict: the number of tokens of 'naïve café' with the bytes-only tokenizer (no merges)."""
     text = "naïve café"
     want = len(text.encode("utf-8"))
+    case = "your prediction for 'naïve café'"
+    c.number(answer, case=case, hint="write your prediction, a whole number, in `answer`")
     c.number(
         answer,
         want,
-        case="your prediction for 'naïve café'",
+        case=case,
         hint="count UTF-8 bytes: ASCII letters and the space take 1, accented letters more",
         known_wrong={
             float(len(text)): "that counts characters; with no merges every BYTE is a token, and "
