@@ -38,3 +38,11 @@ def test_gpt_char_runs_and_prints_a_summary(capsys) -> None:
 def test_gpt_char_refuses_bad_runs() -> None:
     with pytest.raises(SystemExit):
         _load("gpt_char").main(["--runs", "0"])
+
+
+def test_bpe_runs_and_compares_with_hugging_face(capsys) -> None:
+    assert _load("bpe").main(["--vocab", "300", "--chars", "20000", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "course_lib  train" in out
+    if "not installed" not in out:
+        assert "ratio ours / HF" in out and "of 44 shared" in out

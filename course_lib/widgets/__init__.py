@@ -6,5 +6,6 @@ from .activations import *  # noqa: F403
 from .optim import *  # noqa: F403
 from .attention import *  # noqa: F403
 from .sampling import *  # noqa: F403
+from .tokens import *  # noqa: F403
 
 __all__ = ["Explorer", "dropdown", "explorer", "slider"]
