@@ -6,5 +6,7 @@ from .activations import *  # noqa: F403
 from .optim import *  # noqa: F403
 from .attention import *  # noqa: F403
 from .sampling import *  # noqa: F403
+from .broadcasting import *  # noqa: F403
+from .autograd import *  # noqa: F403
 
 __all__ = ["Explorer", "dropdown", "explorer", "slider"]
