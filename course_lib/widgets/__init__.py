@@ -8,5 +8,7 @@ from .attention import *  # noqa: F403
 from .sampling import *  # noqa: F403
 from .broadcasting import *  # noqa: F403
 from .autograd import *  # noqa: F403
+from .conv import *  # noqa: F403
+from .mlp import *  # noqa: F403
 
 __all__ = ["Explorer", "dropdown", "explorer", "slider"]
