@@ -10,5 +10,7 @@ from .broadcasting import *  # noqa: F403
 from .autograd import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .mlp import *  # noqa: F403
+from .embeddings import *  # noqa: F403
+from .seq2seq import *  # noqa: F403
 
 __all__ = ["Explorer", "dropdown", "explorer", "slider"]
