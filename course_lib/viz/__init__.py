@@ -10,3 +10,4 @@ from .embeddings import *  # noqa: F403
 from .attention import *  # noqa: F403
 from .broadcasting import *  # noqa: F403
 from .conv import *  # noqa: F403
+from .precision import *  # noqa: F403
