@@ -13,5 +13,6 @@ from .mlp import *  # noqa: F403
 from .embeddings import *  # noqa: F403
 from .seq2seq import *  # noqa: F403
 from .precision import *  # noqa: F403
+from .regularization import *  # noqa: F403
 
 __all__ = ["Explorer", "dropdown", "explorer", "slider"]
