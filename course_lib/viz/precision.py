@@ -19,7 +19,7 @@ def stored_value(x: float, dtype: torch.dtype) -> float:
 
 
 @functools.lru_cache(maxsize=4)
-def _errors(lo: float, hi: float, n: int = 800) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def _errors(lo: float, hi: float, n: int = 400) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     x = torch.logspace(lo, hi, n, dtype=torch.float64)
     errors = {}
     for name, dt in FLOAT_FORMATS.items():

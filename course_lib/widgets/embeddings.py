@@ -65,9 +65,13 @@ def embedding_explorer(
         fig, (a_map, a_bar) = plt.subplots(
             1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [3, 2]}
         )
+        # a fixed layout and legend place: "best" and tight_layout measure every label (slow)
+        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.92, wspace=0.45)
         plot_embedding_space(
             table[[stoi[w] for w in words]], words, groups, ax=a_map, title="the words in 2-D (PCA)"
         )
+        if groups is not None:
+            a_map.legend(fontsize=7, loc="upper left")
         for other, _ in found:
             if other in at and word in at:
                 (x0, y0), (x1, y1) = at[word].tolist(), at[other].tolist()
@@ -79,7 +83,6 @@ def embedding_explorer(
         a_bar.set_yticks(range(len(found))[::-1], names, fontsize=8)
         a_bar.set(xlim=(min(0.0, min(s for _, s in found)), 1.0), xlabel="cosine similarity")
         a_bar.set_title(f"the {k} nearest neighbours of {word!r}", fontsize=10)
-        fig.tight_layout()
 
     start = word if word is not None else words[0]
     return explorer(
