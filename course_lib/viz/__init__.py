@@ -9,3 +9,6 @@ from .images import *  # noqa: F403
 from .embeddings import *  # noqa: F403
 from .attention import *  # noqa: F403
 from .tokens import *  # noqa: F403
+from .broadcasting import *  # noqa: F403
+from .conv import *  # noqa: F403
+from .precision import *  # noqa: F403

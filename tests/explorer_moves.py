@@ -1,0 +1,57 @@
+"""Helper for the explorer tests: move every control of an explorer, as a learner (or the
+ipywidgets 7.7.1 check in ``colab_widgets_check.py``) would, and record what each move drew."""
+
+from __future__ import annotations
+
+import time
+
+import matplotlib.pyplot as plt
+
+
+def _other(widget):
+    """The move the 7.7.1 check makes (colab_widgets_check.EPILOGUE): next option, or far end."""
+    if getattr(widget, "options", None) is not None:
+        return (
+            ("index", (widget.index + 1) % len(widget.options)) if len(widget.options) > 1 else None
+        )
+    if getattr(widget, "max", None) is None:
+        return None  # a text box: nothing to slide
+    return ("value", widget.min if widget.value == widget.max else widget.max)
+
+
+def move_every_control(ex) -> dict[str, float]:
+    """Move each control once (another option, or a slider to its far end); return seconds per move.
+
+    Asserts that every move redraws exactly once and that the new figure differs from the one
+    before (its texts and drawn data change). Controls with no range (text boxes) are skipped.
+    """
+    seconds = {}
+    for name, widget in ex.controls.items():
+        move = _other(widget)
+        if move is None:
+            continue
+        before_draws, before = ex.draws, _fingerprint()
+        start = time.perf_counter()
+        setattr(widget, *move)
+        seconds[name] = time.perf_counter() - start
+        assert ex.draws == before_draws + 1, f"moving {name!r} did not redraw"
+        assert _fingerprint() != before, f"moving {name!r} left the figure unchanged"
+    return seconds
+
+
+def _fingerprint() -> str:
+    """The texts and data of the newest figure (what a learner would see change)."""
+    if not plt.get_fignums():
+        return ""
+    fig = plt.figure(plt.get_fignums()[-1])
+    parts = []
+    for ax in fig.axes:
+        parts.append(ax.get_title())
+        parts += [t.get_text() for t in ax.texts]
+        parts += [repr(line.get_xydata().tolist()) for line in ax.lines]
+        parts += [repr(im.get_array().tolist()) for im in ax.images]
+        parts += [
+            repr(c.get_offsets().tolist()) for c in ax.collections if hasattr(c, "get_offsets")
+        ]
+        parts += [str(p.get_height()) for p in ax.patches if hasattr(p, "get_height")]
+    return "\n".join(parts)
