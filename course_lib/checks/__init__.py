@@ -18,5 +18,6 @@ from .ch09 import *  # noqa: F403
 from .ch10 import *  # noqa: F403
 from .ch11 import *  # noqa: F403
 from .ch12 import *  # noqa: F403
+from .ch14 import *  # noqa: F403
 
 __all__ = ["Check", "CaseFailed", "CheckResult", "checker"]
