@@ -35,7 +35,7 @@ from torch import nn
 
 from .config import FAST, pick
 from .data.chars import CharTokenizer, get_batch, train_val_split
-from .data.download import ENV_OFFLINE, data_dirs
+from .data.download import ENV_OFFLINE, data_dirs, sha256_of
 from .transformer import GPT, GPTConfig, adamw_param_groups
 
 __all__ = [
@@ -296,19 +296,11 @@ def _cache_path(text: str, recipe: dict[str, Any], chars: list[str]) -> Path | N
     return None
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _read_cached(path: Path, verbose: bool) -> dict[str, Any] | None:
     sidecar = path.with_name(path.name + ".sha256")
     if not (path.is_file() and sidecar.is_file()):
         return None
-    if _sha256(path) != sidecar.read_text().strip():
+    if sha256_of(path) != sidecar.read_text().strip():
         if verbose:
             print(
                 f"{path.name} does not match the sha256 recorded when it was written; training anew."
@@ -322,7 +314,7 @@ def _write_cached(path: Path, payload: dict[str, Any]) -> None:
     os.close(fd)
     try:
         torch.save(payload, tmp)
-        digest = _sha256(Path(tmp))
+        digest = sha256_of(Path(tmp))
         os.replace(tmp, path)  # atomic: the real name only ever holds a whole file
         path.with_name(path.name + ".sha256").write_text(digest + "\n")
     finally:
