@@ -314,6 +314,9 @@ def _write_cached(path: Path, payload: dict[str, Any]) -> None:
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the cache is as readable as any file
         digest = sha256_of(Path(tmp))
         os.replace(tmp, path)  # atomic: the real name only ever holds a whole file
         path.with_name(path.name + ".sha256").write_text(digest + "\n")

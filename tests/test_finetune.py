@@ -101,3 +101,18 @@ def test_greedy_answer_stops_at_newline() -> None:
     model = GPT(GPTConfig(vocab_size=3, block_size=16, n_layer=1, n_head=1, n_embd=4))
     out = greedy_answer(model, tok, "ab", max_new_tokens=5)
     assert "\n" not in out and len(out) <= 5
+
+
+def test_chapter_modules_import_without_transformers_or_peft() -> None:
+    """course_lib needs neither package to import (Colab without peft, a minimal install)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['transformers'] = None; sys.modules['peft'] = None\n"
+        "import course_lib.pretrained, course_lib.lora, course_lib.finetune, course_lib.checks\n"
+        "from course_lib.pretrained import load_gpt2, PretrainedUnavailable\n"
+        "try:\n    load_gpt2()\nexcept PretrainedUnavailable as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install transformers" in out.stdout
