@@ -389,7 +389,10 @@ def pretrain_char_gpt(
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         _write_cached(path, {"config": asdict(cfg), "recipe": recipe, "state_dict": state})
         if verbose:
-            print(f"Trained in {history.seconds:.0f} s; saved to {path} for next time.")
+            print(
+                f"Trained in {history.seconds:.0f} s; saved as pretrained/{path.name} in the data "
+                "folder ($COURSE_DATA_DIR or ~/.cache/from-loss-to-transformer) for next time."
+            )
     return model.eval(), tok
 
 
