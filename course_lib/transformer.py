@@ -32,6 +32,7 @@ class GPTConfig:
     n_embd: int = 128  # width C of every token vector
     dropout: float = 0.0  # dropout on attention weights and residual branches (0 for small data)
     bias: bool = False  # biases in Linear and LayerNorm layers (False: a bit faster, as good)
+    gelu: str = "none"  # GELU form in the MLP: "none" exact (erf), "tanh" GPT-2's approximation
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -42,6 +43,8 @@ class GPTConfig:
             raise ValueError(f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout}")
+        if self.gelu not in ("none", "tanh"):
+            raise ValueError(f'GPTConfig.gelu must be "none" (exact) or "tanh", got {self.gelu!r}')
 
 
 class MLP(nn.Module):
@@ -50,7 +53,7 @@ class MLP(nn.Module):
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.gelu = nn.GELU()
+        self.gelu = nn.GELU(approximate=config.gelu)
         self.proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.drop = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
 

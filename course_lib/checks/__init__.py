@@ -19,5 +19,6 @@ from .ch10 import *  # noqa: F403
 from .ch11 import *  # noqa: F403
 from .ch12 import *  # noqa: F403
 from .ch13 import *  # noqa: F403
+from .ch14 import *  # noqa: F403
 
 __all__ = ["Check", "CaseFailed", "CheckResult", "checker"]
