@@ -8,3 +8,4 @@ from .trajectories import *  # noqa: F403
 from .images import *  # noqa: F403
 from .embeddings import *  # noqa: F403
 from .attention import *  # noqa: F403
+from .histograms import *  # noqa: F403
