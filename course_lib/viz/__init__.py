@@ -12,3 +12,4 @@ from .tokens import *  # noqa: F403
 from .broadcasting import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .precision import *  # noqa: F403
+from .histograms import *  # noqa: F403
