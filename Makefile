@@ -12,10 +12,12 @@ NB := $(wildcard notebooks/[0-9][0-9]_*.ipynb solutions/[0-9][0-9]_*.ipynb)
 install: $(STAMP)
 
 # Create the virtual environment once; reinstall only when the requirements change.
+# --no-compile: Python compiles each module when it is first imported, not the ~14,000 files of
+# torch, transformers, sympy, ... that the course never imports (most of an install's time).
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.x")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -qq -r requirements.txt
+	$(PY) -m pip install -qq --no-compile -r requirements.txt
 	$(PY) -m pip install -qq --no-deps -e .
 	$(PY) -m ipykernel install --user --name from-loss-to-transformer --display-name "Python (From Loss to Transformer)" >/dev/null
 	@touch $(STAMP)
@@ -70,7 +72,7 @@ $(COLAB_STAMP): $(STAMP)
 	$(PY) -m venv --without-pip $(COLAB_VENV)
 	echo "import site; site.addsitedir('$$($(PY) -c '$(SITE_PACKAGES)')')" \
 		> "$$($(COLAB_PY) -c '$(SITE_PACKAGES)')/course-venv.pth"
-	$(COLAB_PY) -m pip install -qq --no-deps $(COLAB_WIDGETS)
+	$(COLAB_PY) -m pip install -qq --no-compile --no-deps $(COLAB_WIDGETS)
 	@touch $(COLAB_STAMP)
 
 # Run every explorer notebook under ipywidgets 7.7.1 and move every control (make test runs the
