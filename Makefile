@@ -7,15 +7,17 @@ WORKERS ?= auto
 LAB_ARGS ?=
 NB := $(wildcard notebooks/[0-9][0-9]_*.ipynb solutions/[0-9][0-9]_*.ipynb)
 
-.PHONY: install kernel lab update test lint format notebooks exercises colab-check gpu-check clean
+.PHONY: install kernel lab update test lint format notebooks exercises colab-env colab-check gpu-check clean
 
 install: $(STAMP)
 
 # Create the virtual environment once; reinstall only when the requirements change.
+# --no-compile: Python compiles each module when it is first imported, not the ~14,000 files of
+# torch, transformers, sympy, ... that the course never imports (most of an install's time).
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.x")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -qq -r requirements.txt
+	$(PY) -m pip install -qq --no-compile -r requirements.txt
 	$(PY) -m pip install -qq --no-deps -e .
 	@touch $(STAMP)
 
@@ -40,27 +42,50 @@ format: install
 	$(VENV)/bin/ruff format course_lib tests bench
 	$(VENV)/bin/ruff check --fix .
 
-test: lint colab-check
-	$(PY) -m course_lib.workbook check
-	COURSE_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n $(WORKERS) --dist loadfile -q \
+# `make test`: install, lint, workbook sync, then one pytest run (parallel workers) of the unit
+# tests, every notebook in FAST mode, the real-browser widget test and the Colab-widget check;
+# the seconds of each phase are printed at the end, with the slowest files. Each file is one unit
+# of work (--dist loadfile); tests/conftest.py hands out the longest first (the browser and Colab
+# checks, then the notebooks), so no worker is left alone with a long one at the end.
+PYTEST_ARGS ?=
+test:
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory install colab-env || exit 1; t1=$$(date +%s); \
+	$(MAKE) --no-print-directory lint || exit 1; t2=$$(date +%s); \
+	$(PY) -m course_lib.workbook check || exit 1; t3=$$(date +%s); \
+	echo "pytest -n $(WORKERS): unit tests, $(words $(NB)) notebooks (FAST), browser and Colab widget checks"; \
+	COURSE_FAST=1 OMP_NUM_THREADS=1 COURSE_COLAB_PYTHON="$(CURDIR)/$(COLAB_PY)" \
+		$(PY) -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder -q \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
-		tests $(NB)
+		-rs --durations=10 --durations-min=5 --slowest-files=15 $(PYTEST_ARGS) \
+		tests $(NB); \
+	rc=$$?; end=$$(date +%s); \
+	echo "make test phases: install $$((t1 - start)) s, lint $$((t2 - t1)) s," \
+		"workbook check $$((t3 - t2)) s, pytest $$((end - t3)) s; total $$((end - start)) s"; \
+	exit $$rc
 
-# Colab's widget version: the course's pinned packages, but ipywidgets 7.7.1 as on Colab.
+# Colab's widget version without a second install: a small environment that sees every package of
+# $(VENV) through a .pth file and holds only ipywidgets 7.7.1 in front of them, with the
+# widgetsnbextension it pins (--no-deps: that one's own requirement, the classic notebook server,
+# plays no part in a kernel). Rebuilt, in a second or two, whenever $(VENV) is.
 COLAB_VENV ?= .venv-colab
 COLAB_PY := $(COLAB_VENV)/bin/python
 COLAB_STAMP := $(COLAB_VENV)/.installed
-# Not needed by the headless check: the browser test and the dev tools.
-COLAB_SKIP := ipywidgets|jupyterlab|playwright|ruff|nbval|pytest|pytest-xdist|hypothesis
+COLAB_WIDGETS := ipywidgets==7.7.1 widgetsnbextension==3.6.10 ipython_genutils==0.2.0
+SITE_PACKAGES := import sysconfig; print(sysconfig.get_path("purelib"))
 
-$(COLAB_STAMP): requirements.txt pyproject.toml
-	@test -x $(COLAB_PY) || $(PYTHON) -m venv $(COLAB_VENV)
-	grep -v -E '^($(COLAB_SKIP))==' requirements.txt > $(COLAB_VENV)/requirements.txt
-	$(COLAB_PY) -m pip install -qq -r $(COLAB_VENV)/requirements.txt ipywidgets==7.7.1
-	$(COLAB_PY) -m pip install -qq --no-deps -e .
+colab-env: $(COLAB_STAMP)
+
+$(COLAB_STAMP): $(STAMP)
+	rm -rf $(COLAB_VENV)
+	$(PY) -m venv --without-pip $(COLAB_VENV)
+	echo "import site; site.addsitedir('$$($(PY) -c '$(SITE_PACKAGES)')')" \
+		> "$$($(COLAB_PY) -c '$(SITE_PACKAGES)')/course-venv.pth"
+	$(COLAB_PY) -m pip install -qq --no-compile --no-deps $(COLAB_WIDGETS)
 	@touch $(COLAB_STAMP)
 
-# Run every explorer notebook under ipywidgets 7.7.1 and move every control.
+# Run every explorer notebook under ipywidgets 7.7.1 and move every control (make test runs the
+# same check inside pytest: tests/test_colab_widgets.py).
 colab-check: $(COLAB_STAMP)
 	COURSE_FAST=1 OMP_NUM_THREADS=1 $(COLAB_PY) tests/colab_widgets_check.py
 

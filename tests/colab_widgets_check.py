@@ -1,12 +1,14 @@
 """Run every explorer notebook headless under Colab's ipywidgets (7.7.1) and fail on any error.
 
-``make colab-check`` builds ``.venv-colab`` (the course's pinned packages, but ipywidgets 7.7.1 as
-on Colab) and runs this script with that environment's Python::
+``make colab-env`` builds ``.venv-colab``: the packages of ``.venv``, seen through a .pth file,
+with ipywidgets 7.7.1 in front of them as on Colab. ``make test`` runs this check inside pytest
+(``tests/test_colab_widgets.py``: one test per notebook, a kernel of that environment's Python);
+``make colab-check`` runs it alone, with that environment's Python::
 
     COURSE_FAST=1 .venv-colab/bin/python tests/colab_widgets_check.py [NOTEBOOK ...]
 
 Without arguments it checks every explorer notebook (see ``explorer_notebooks``). For each one it
-executes all cells with a kernel of this interpreter, with two cells added: one before the content
+executes all cells with a kernel of that interpreter, with two cells added: one before the content
 that turns "unrecognized widget argument" warnings into errors (ipywidgets 7 silently ignores
 options it does not know, such as 8's ``tooltip``) and records every ``Explorer``; and one at the
 end that checks the kernel's ipywidgets version and moves every control of every explorer (to
@@ -20,8 +22,11 @@ The rule that finds explorer notebooks lives here and is shared by the browser a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
+import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -114,11 +119,19 @@ print(f"colab-check: {len(_cc_explorers)} explorer(s) moved under ipywidgets {_c
 """
 
 
-def check(path: Path, expected: str = COLAB_IPYWIDGETS, timeout: int = 600) -> list[str]:
+def check(
+    path: Path,
+    expected: str = COLAB_IPYWIDGETS,
+    timeout: int = 600,
+    python: str | None = None,
+) -> list[str]:
     """Execute ``path`` with the prelude and epilogue cells; return the problems found.
 
-    ``expected`` is the ipywidgets version the kernel must have.
+    ``expected`` is the ipywidgets version the kernel must have; ``python`` the interpreter the
+    kernel runs (default: this one).
     """
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
@@ -129,10 +142,19 @@ def check(path: Path, expected: str = COLAB_IPYWIDGETS, timeout: int = 600) -> l
     nb.cells.insert(setup + 1, nbformat.v4.new_code_cell(PRELUDE))
     epilogue = EPILOGUE.replace("EXPECTED", repr(expected))
     nb.cells.append(nbformat.v4.new_code_cell(epilogue))
+    # A kernel spec of its own, so no "python3" spec found on the Jupyter path picks another Python.
+    specs = tempfile.TemporaryDirectory(prefix="colab-check-")
+    spec = Path(specs.name) / "colab-check" / "kernel.json"
+    spec.parent.mkdir()
+    argv = [python or sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec.write_text(json.dumps({"argv": argv, "display_name": "colab-check", "language": "python"}))
+    manager = KernelManager(
+        kernel_name="colab-check", kernel_spec_manager=KernelSpecManager(kernel_dirs=[specs.name])
+    )
     client = NotebookClient(
         nb,
+        km=manager,
         timeout=timeout,
-        kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     )
     # No widget frontend: output meant for Output widgets lands in the cells, so a traceback
@@ -145,6 +167,8 @@ def check(path: Path, expected: str = COLAB_IPYWIDGETS, timeout: int = 600) -> l
         failure = str(e).strip().splitlines()[-1]
     except Exception as e:  # kernel died, timeout, ...
         failure = f"{type(e).__name__}: {e}"
+    finally:
+        specs.cleanup()
     problems = [
         f"{path.name}: cell {i}: {out.get('ename')}: {out.get('evalue')}"
         for i, cell in enumerate(nb.cells)

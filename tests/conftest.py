@@ -1,7 +1,14 @@
-"""Shared fixtures: every device test runs on the CPU, and on CUDA / MPS when present."""
+"""Shared fixtures: every device test runs on the CPU, and on CUDA / MPS when present.
+
+Also the order ``make test`` hands files to the workers in (``pytest_collection_modifyitems``) and
+the ``--slowest-files=N`` summary ``make test`` prints: the seconds spent in each test file or
+notebook (setup, call and teardown of all its items, summed), slowest first. nbval makes one item
+per notebook cell, so ``--durations`` alone lists cells, not notebooks.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 
 import pytest
@@ -14,6 +21,52 @@ if torch.cuda.is_available():
     DEVICES.append("cuda")
 if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
     DEVICES.append("mps")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slowest-files",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after the run, list the N test files / notebooks that took longest (0: none)",
+    )
+
+
+#: The longest units of ``make test`` (one xdist work unit per file), handed out first so that no
+#: worker is left alone with one of them at the end; notebooks come next, unit tests last.
+FIRST_FILES = ("tests/test_browser_widgets.py", "tests/test_colab_widgets.py")
+
+
+def _schedule_rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return 0 if path in FIRST_FILES else 1 if path.endswith(".ipynb") else 2
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest units first (with ``--no-loadscope-reorder`` xdist hands files out in this order)."""
+    items.sort(key=_schedule_rank)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """Print the ``--slowest-files`` table: seconds per file, summed over its items."""
+    n = config.getoption("slowest_files")
+    if not n:
+        return
+    seconds: defaultdict[str, float] = defaultdict(float)
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if isinstance(report, pytest.TestReport):
+                seconds[report.nodeid.split("::", 1)[0]] += report.duration
+    if not seconds:
+        return
+    slowest = sorted(seconds.items(), key=lambda kv: -kv[1])[:n]
+    total = sum(seconds.values())
+    terminalreporter.write_sep(
+        "=", f"slowest {len(slowest)} files (of {len(seconds)}: {total:.0f} s)"
+    )
+    for path, s in slowest:
+        terminalreporter.write_line(f"{s:7.1f} s  {path}")
 
 
 @pytest.fixture(params=DEVICES)
