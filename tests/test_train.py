@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_lib import train
+from course_lib import callbacks, train
 from course_lib.train import (
     CheckpointError,
     EarlyStopping,
@@ -346,7 +346,7 @@ def test_progress_without_ipywidgets_in_a_kernel(monkeypatch):
         monkeypatch.delitem(sys.modules, mod, raising=False)
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
     monkeypatch.setattr(IPython, "get_ipython", lambda: FakeShell())
-    bar = train._Progress(True, total=10, initial=0)
+    bar = callbacks.Progress(True, total=10, initial=0)
     bar.update(5, loss="0.1")
     bar.close()
     model, opt, _ = setup()
@@ -355,7 +355,7 @@ def test_progress_without_ipywidgets_in_a_kernel(monkeypatch):
 
 def test_progress_without_tqdm_auto(monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
-    bar = train._Progress(True, total=3, initial=0)
+    bar = callbacks.Progress(True, total=3, initial=0)
     assert bar.bar is not None  # the plain tqdm bar
     bar.update(3)
     bar.close()
@@ -385,7 +385,7 @@ def test_liveplot_uses_one_display_handle(monkeypatch):
         return Handle()
 
     monkeypatch.setattr(IPython.display, "display", fake_display)
-    monkeypatch.setattr(train, "_in_kernel", lambda: True)
+    monkeypatch.setattr(callbacks, "_in_kernel", lambda: True)
     plot = LivePlot(every=0)
     model, opt, _ = setup()
     fit(model, opt, make_loader(), steps=9, val_data=val_loader(), callbacks=[plot], **COMMON)
@@ -394,7 +394,7 @@ def test_liveplot_uses_one_display_handle(monkeypatch):
 
 
 def test_liveplot_failure_switches_it_off(monkeypatch):
-    monkeypatch.setattr(train, "_in_kernel", lambda: True)
+    monkeypatch.setattr(callbacks, "_in_kernel", lambda: True)
     plot = LivePlot(every=0)
     monkeypatch.setattr(plot, "figure", lambda history: 1 / 0)
     model, opt, _ = setup()
