@@ -141,7 +141,9 @@ def scaled_dot_product_attention(
     scores = (q @ k.transpose(-2, -1)) * scale  # (..., T, S): how well each query matches each key
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))  # masked keys get probability 0
-    weights = torch.softmax(scores, dim=-1)  # (..., T, S), rows sum to 1
+    # (..., T, S), rows sum to 1; computed in float32 (at least) so half precision cannot overflow
+    wide = torch.promote_types(scores.dtype, torch.float32)
+    weights = torch.softmax(scores, dim=-1, dtype=wide).to(scores.dtype)
     if mask is not None:  # a row that may attend to nothing is all nan here: make it 0
         weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
     dropped = F.dropout(weights, dropout_p) if dropout_p > 0 else weights

@@ -89,7 +89,7 @@ def sample_next(
     from the softmax. The one sampling rule of the course (plain, cached and exported generation).
     It computes in float32: float16 logits divided by a small temperature would overflow to inf.
     """
-    logits = logits.float() / temperature
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32)) / temperature
     if top_k is not None:
         kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]  # (B, 1)
         logits = logits.masked_fill(logits < kth, float("-inf"))
