@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 import warnings
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .checkpoint import History
+from .checkpoint import History, save_checkpoint
 
 __all__ = ["EarlyStopping", "LivePlot", "Progress", "StopTraining"]
 
@@ -64,19 +65,22 @@ class EarlyStopping:
     """Stop when the validation loss has not improved for ``patience`` evaluations.
 
     With ``restore_best=True`` the model gets the weights of its best evaluation back at the end.
+    With ``save_best`` (a path) each new best is also written there (``save_checkpoint``), so the
+    best model survives the session.
     """
 
     def __init__(
-        self, model: nn.Module, patience: int = 3, min_delta: float = 0.0, restore_best: bool = True
+        self,
+        model: nn.Module,
+        patience: int = 3,
+        min_delta: float = 0.0,
+        restore_best: bool = True,
+        save_best: str | os.PathLike[str] | None = None,
     ) -> None:
         if patience < 1:
             raise ValueError(f"patience must be >= 1, got {patience}")
-        self.model, self.patience, self.min_delta, self.restore_best = (
-            model,
-            patience,
-            min_delta,
-            restore_best,
-        )
+        self.model, self.patience, self.min_delta = model, patience, min_delta
+        self.restore_best, self.save_best = restore_best, save_best
         self.best = math.inf
         self.bad = 0
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -91,6 +95,8 @@ class EarlyStopping:
                     self.best_state = {
                         k: v.detach().clone() for k, v in self.model.state_dict().items()
                     }
+                if self.save_best is not None:
+                    save_checkpoint(self.save_best, self.model, step=step, history=history)
             else:
                 self.bad += 1
                 if self.bad >= self.patience:

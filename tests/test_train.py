@@ -499,3 +499,17 @@ def test_resume_restores_numpy_and_python_random(tmp_path):
     run(ckpt, stop_at=6)
     resumed = run(ckpt, seed=99)  # other global states before resuming: the checkpoint's win
     assert same_params(full, resumed)
+
+
+def test_early_stopping_saves_the_best_checkpoint(tmp_path):
+    model, _, _ = setup()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    best = tmp_path / "best.pt"
+    stopper = EarlyStopping(model, patience=2, save_best=best)
+    kw = dict(COMMON, eval_every=4)
+    h = fit(model, opt, make_loader(), steps=400, val_data=val_loader(), callbacks=[stopper], **kw)
+    saved = load_checkpoint(best, make_model())
+    assert saved["step"] == h.best_step and stopper.stopped_at > h.best_step
+    fresh = make_model()
+    fresh.load_state_dict(saved["model"])
+    assert same_params(fresh, model)  # the best weights, restored in memory and on disk
