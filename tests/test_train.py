@@ -513,3 +513,23 @@ def test_early_stopping_saves_the_best_checkpoint(tmp_path):
     fresh = make_model()
     fresh.load_state_dict(saved["model"])
     assert same_params(fresh, model)  # the best weights, restored in memory and on disk
+
+
+def test_compile_runs_the_batches_through_the_compiled_model(monkeypatch):
+    calls = []
+
+    class Compiled(nn.Module):  # stands in for torch.compile's wrapper: same weights
+        def __init__(self, inner):
+            super().__init__()
+            self._orig_mod = inner
+
+        def forward(self, x):
+            calls.append(self.training)
+            return self._orig_mod(x)
+
+    monkeypatch.setattr(torch, "compile", lambda model: Compiled(model))
+    model, opt, _ = setup()
+    before = [p.detach().clone() for p in model.parameters()]
+    fit(model, opt, make_loader(), steps=6, val_data=val_loader(), compile=True, **COMMON)
+    assert calls.count(True) == 6 and False in calls  # training steps, then evaluation
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
