@@ -125,9 +125,8 @@ def sample_tokens(
         raise ValueError(f"temperature must be > 0, got {temperature!r}")
     top = vocab_size or math.inf
     if top_k is not None and (not isinstance(top_k, int) or not 1 <= top_k <= top):
-        raise ValueError(
-            f"top_k must be None or an int in 1..vocab_size={vocab_size}, got {top_k!r}"
-        )
+        most = f"1..vocab_size={vocab_size}" if vocab_size else ">= 1"
+        raise ValueError(f"top_k must be None or an int in {most}, got {top_k!r}")
     for _ in range(max_new_tokens):
         nxt = sample_next(next_logits(idx), temperature, top_k, generator)  # (B, 1)
         idx = torch.cat((idx, nxt), dim=1)  # (B, T + 1)
@@ -135,7 +134,10 @@ def sample_tokens(
 
 
 class GPT(nn.Module):
-    """A GPT language model: ``forward(idx (B, T), targets (B, T) | None) -> (logits (B, T, V), loss)``."""
+    """A GPT language model: ``forward(idx (B, T), targets (B, T) | None) -> (logits (B, T, V), loss)``.
+
+    ``forward(..., cache=KVCache(n_layer))`` continues from the cached tokens (chapter 12).
+    """
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
