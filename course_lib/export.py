@@ -105,14 +105,22 @@ def load_exported(path: str | os.PathLike[str]) -> Callable[[torch.Tensor], torc
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no exported model {path.name} in {path.parent.name or '.'}")
+    why = "this PyTorch has no torch.export"
     if HAS_EXPORT:
         try:
             return torch.export.load(str(path)).module()
-        except Exception:  # not an export archive: try TorchScript below
-            pass
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return torch.jit.load(str(path))
+        except Exception as e:  # not an export archive: try TorchScript below
+            why = f"torch.export.load: {type(e).__name__}"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.jit.load(str(path))
+    except Exception as e:
+        raise ValueError(
+            f"{path.name} is neither a torch.export archive ({why}) nor a TorchScript file "
+            f"({type(e).__name__}: {str(e).strip().splitlines()[0][:200]}); write it with "
+            "export_model, with the same PyTorch version as the one loading it."
+        ) from None
 
 
 @torch.no_grad()
