@@ -1,15 +1,18 @@
 """Train the course GPT on tiny Shakespeare (characters) with course_lib.train.fit; print one JSON line.
 
-The reference CPU run (the default) is the usual small character-level GPT: 4 layers, 4 heads,
-128-wide embeddings, context 64, batch 12, no dropout, no biases; AdamW lr 1e-3, betas
-(0.9, 0.99), weight decay 0.1 on matrices only; 100 warm-up steps then cosine decay to 1e-4 at
-2000 steps; gradient clipping at 1.0; evaluation every 250 steps on 20 batches of train and val.
-Data: the first 90% of the characters for training, the last 10% for validation.
+It trains exactly chapter 10's recipe (``course_lib.recipes.GPT_CHAR``). The reference CPU run
+(the default) is the usual small character-level GPT: 4 layers, 4 heads, 128-wide embeddings,
+context 64, batch 12, no dropout, no biases; AdamW lr 1e-3, betas (0.9, 0.99), weight decay 0.1 on
+matrices only; 100 warm-up steps then cosine decay to 1e-4 at 2000 steps; gradient clipping at
+1.0; evaluation every 250 steps on 20 batches of train and val. The GPU run is 6 layers, 6 heads,
+384 wide, context 256, batch 64, dropout 0.2, 5000 steps at most (the bench runs them all; the
+chapter stops early). Data: the first 90% of the characters for training, the last 10% for
+validation, kept on the device (batches are cut there, with no copy).
 
     python bench/gpt_char.py                        # reference CPU run, 2000 iterations
     python bench/gpt_char.py --iters 200            # a quick look
     python bench/gpt_char.py --config gpu           # 6 layers, 6 heads, 384 wide, block 256, batch 64
-    python bench/gpt_char.py --config gpu --compile # the same with torch.compile (try it on a GPU)
+    python bench/gpt_char.py --config gpu --compile # the same, fit(compile=True) (try it on a GPU)
     python bench/gpt_char.py --runs 3               # seeds 1337, 1338, 1339, then a line of medians
 
 The JSON line holds the wall time of the whole run (evaluations included), the median time of one
@@ -37,33 +40,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from course_lib.data import (  # noqa: E402
     CharTokenizer,
-    get_batch,
     load_tiny_shakespeare,
     shakespeare,
+    token_batch_fn,
     train_val_split,
 )
 from course_lib.device import get_device, seed_everything  # noqa: E402
-from course_lib.optim import as_lambda, lr_schedule  # noqa: E402
+from course_lib.recipes import GPT_CHAR  # noqa: E402
 from course_lib.train import History, evaluate, fit  # noqa: E402
-from course_lib.transformer import GPT, GPTConfig, adamw_param_groups  # noqa: E402
+from course_lib.transformer import GPT  # noqa: E402
 
-CONFIGS = {
-    # the reference CPU run
-    "cpu": dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, dropout=0.0,
-                iters=2000),
-    # the full GPU run (the usual "shakespeare_char" model)
-    "gpu": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, batch_size=64, dropout=0.2,
-                iters=5000),
-}  # fmt: skip
-LR, MIN_LR, WARMUP, BETAS, WEIGHT_DECAY, GRAD_CLIP = 1e-3, 1e-4, 100, (0.9, 0.99), 0.1, 1.0
-EVAL_EVERY, EVAL_BATCHES, LOG_EVERY = 250, 20, 10
+LOG_EVERY = 10
 
 
 class Timer:
     """fit callback: wall time of each ``LOG_EVERY``-step window, and the train loss at each eval."""
 
-    def __init__(self, model: GPT, train_batch: object) -> None:
-        self.model, self.train_batch = model, train_batch
+    def __init__(self, model: GPT, train_batch: object, eval_batches: int) -> None:
+        self.model, self.train_batch, self.eval_batches = model, train_batch, eval_batches
         self.windows: list[float] = []
         self.train_evals: list[float] = []
         self.last = time.perf_counter()
@@ -76,7 +70,7 @@ class Timer:
                 self.windows.append((now - self.last) / LOG_EVERY)
             self.dirty = False
         elif event == "eval":
-            train = evaluate(self.model, self.train_batch, batches=EVAL_BATCHES)
+            train = evaluate(self.model, self.train_batch, batches=self.eval_batches)
             self.train_evals.append(train["loss"])
             self.dirty = True
         self.last = time.perf_counter() if event == "eval" else now
@@ -98,10 +92,10 @@ def full_loss(model: GPT, ids: torch.Tensor, block: int, batch: int = 256) -> fl
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", choices=sorted(CONFIGS), default="cpu")
+    parser.add_argument("--config", choices=sorted(GPT_CHAR), default="cpu")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best one)")
     parser.add_argument("--iters", type=int, default=None, help="iterations (default: config's)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--compile", action="store_true", help="fit(compile=True)")
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--checkpoint", default=None, help="save (and resume from) this file")
     parser.add_argument(
@@ -117,10 +111,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def train_once(args: argparse.Namespace) -> dict:
     """One training run with ``args``; prints and returns its JSON figures."""
-    cfg = dict(CONFIGS[args.config])
-    iters = args.iters or cfg.pop("iters")
-    cfg.pop("iters", None)
-    batch_size = cfg.pop("batch_size")
+    recipe = GPT_CHAR[args.config]
+    iters = args.iters or recipe.iters
     device = get_device(args.device)
     seed_everything(args.seed)
 
@@ -133,40 +125,29 @@ def train_once(args: argparse.Namespace) -> dict:
             file=sys.stderr,
         )
     tok = CharTokenizer(text)
-    train_ids, val_ids = train_val_split(tok.encode(text), 0.9)
-    block = cfg["block_size"]
+    train_ids, val_ids = (ids.to(device) for ids in train_val_split(tok.encode(text), 0.9))
+    block, batch_size = recipe.block_size, recipe.batch_size
+    train_batch = token_batch_fn(train_ids, block, batch_size, device)
+    val_batch = token_batch_fn(val_ids, block, batch_size, device)
 
-    def train_batch(_: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return get_batch(train_ids, block, batch_size, device)
-
-    def val_batch(_: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return get_batch(val_ids, block, batch_size, device)
-
-    model = GPT(GPTConfig(vocab_size=tok.vocab_size, bias=False, **cfg)).to(device)
-    groups = adamw_param_groups(model, WEIGHT_DECAY)
-    try:  # one fused kernel for the whole update, where this PyTorch has one for the device
-        optimizer = torch.optim.AdamW(groups, lr=LR, betas=BETAS, fused=True)
-    except (RuntimeError, TypeError):
-        optimizer = torch.optim.AdamW(groups, lr=LR, betas=BETAS)
-    schedule = lr_schedule(
-        "warmup_cosine", LR, total_steps=iters, warmup_steps=min(WARMUP, iters // 10), min_lr=MIN_LR
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, as_lambda(schedule, LR))
-    trained = torch.compile(model) if args.compile else model
-    timer = Timer(trained, train_batch)
+    model = GPT(recipe.model_config(tok.vocab_size)).to(device)
+    optimizer = recipe.optimizer(model)
+    scheduler = recipe.scheduler(optimizer, iters)
+    timer = Timer(model, train_batch, recipe.eval_batches)
 
     start = time.perf_counter()
     history = fit(
-        trained,
+        model,
         optimizer,
         train_batch,
         steps=iters,
         val_data=val_batch,
-        eval_every=EVAL_EVERY,
-        eval_batches=EVAL_BATCHES,
+        eval_every=recipe.eval_every,
+        eval_batches=recipe.eval_batches,
         scheduler=scheduler,
-        grad_clip=GRAD_CLIP,
+        grad_clip=recipe.grad_clip,
         device=device,
+        compile=args.compile,
         callbacks=[timer],
         progress=False,
         log_every=LOG_EVERY,

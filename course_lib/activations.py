@@ -45,8 +45,9 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-def _check_float(x: object, name: str = "x") -> torch.Tensor:
-    """Return ``x`` if it is a floating-point tensor; otherwise raise a TypeError naming what it is."""
+def _check_float(x: object, name: str = "x", ndim: int | None = None) -> torch.Tensor:
+    """Return ``x`` if it is a floating-point tensor (with ``ndim`` dims if given); otherwise raise
+    a TypeError (ValueError for the dims) naming what it is."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
@@ -54,7 +55,19 @@ def _check_float(x: object, name: str = "x") -> torch.Tensor:
             f"{name} must be a floating-point tensor, got dtype {x.dtype}; "
             f"convert it first, e.g. {name}.float()"
         )
+    if ndim is not None and x.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(x.shape)}")
     return x
+
+
+def _same_shape(a: torch.Tensor, shape: torch.Size, name: str, other: str) -> None:
+    """ValueError unless ``a`` (called ``name``) has exactly the shape of ``other``: no broadcasting."""
+    if a.shape != shape:
+        raise ValueError(
+            f"{name} has shape {tuple(a.shape)} but {other} has shape {tuple(shape)}; "
+            "they must match exactly (no broadcasting: (N, 1) against (N,) would silently "
+            "compare every prediction with every target)"
+        )
 
 
 def _check_dim(x: torch.Tensor, dim: int) -> int:

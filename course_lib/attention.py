@@ -12,6 +12,7 @@ Masks are boolean, True = "may attend", and must broadcast to ``(..., T, S)``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -21,10 +22,13 @@ __all__ = [
     "LearnedPositionalEncoding",
     "MultiHeadAttention",
     "SinusoidalPositionalEncoding",
+    "attend",
     "causal_mask",
     "check_mask",
+    "merge_heads",
     "scaled_dot_product_attention",
     "sinusoidal_encoding",
+    "split_heads",
 ]
 
 # True when this PyTorch has the fused attention kernel (flash / memory-efficient / CPU flash).
@@ -137,7 +141,9 @@ def scaled_dot_product_attention(
     scores = (q @ k.transpose(-2, -1)) * scale  # (..., T, S): how well each query matches each key
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))  # masked keys get probability 0
-    weights = torch.softmax(scores, dim=-1)  # (..., T, S), rows sum to 1
+    # (..., T, S), rows sum to 1; computed in float32 (at least) so half precision cannot overflow
+    wide = torch.promote_types(scores.dtype, torch.float32)
+    weights = torch.softmax(scores, dim=-1, dtype=wide).to(scores.dtype)
     if mask is not None:  # a row that may attend to nothing is all nan here: make it 0
         weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
     dropped = F.dropout(weights, dropout_p) if dropout_p > 0 else weights
@@ -145,13 +151,56 @@ def scaled_dot_product_attention(
     return out, weights
 
 
+def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """``(B, T, D)`` -> ``(B, H, T, D / H)``: each head gets its own slice of the width."""
+    B, T, D = x.shape
+    return x.view(B, T, n_heads, D // n_heads).transpose(1, 2)
+
+
+def merge_heads(y: torch.Tensor) -> torch.Tensor:
+    """``(B, H, T, hs)`` -> ``(B, T, H * hs)``: the heads side by side again."""
+    B, H, T, hs = y.shape
+    return y.transpose(1, 2).contiguous().view(B, T, H * hs)
+
+
+def attend(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    need_weights: bool = False,
+    mask: torch.Tensor | None = None,
+    is_causal: bool = False,
+    dropout_p: float = 0.0,
+    fused: bool = HAS_FUSED_SDPA,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Attention of heads ``q (B, H, T, hs)`` over ``k, v (B, H, S, hs)``: ``(out, weights or None)``.
+
+    The fused PyTorch kernel (``fused``, when this PyTorch has it) unless the weights are asked
+    for, else the explicit ``scaled_dot_product_attention``: the same numbers. ``is_causal``
+    aligns the triangle top left, as both kernels do.
+    """
+    if fused and not need_weights:
+        if mask is not None and is_causal:  # the kernel takes one or the other: combine them
+            mask = mask & causal_mask(q.shape[-2], q.device, n_keys=k.shape[-2])
+            is_causal = False
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal
+        )
+        return out, None
+    return scaled_dot_product_attention(q, k, v, mask, is_causal, dropout_p)
+
+
 class MultiHeadAttention(nn.Module):
-    """Multi-head self-attention: ``x (B, T, D)`` -> ``(out (B, T, D), weights (B, H, T, T) or None)``.
+    """Multi-head self-attention: ``x (B, T, D)`` -> ``(out (B, T, D), weights (B, H, T, S) or None)``.
 
     One linear layer makes queries, keys and values for all heads at once; each head attends in a
     ``D / H``-dimensional subspace; the heads are put side by side again and mixed by ``proj``.
     With ``need_weights=False`` the fused PyTorch kernel runs (when this PyTorch has it); with
     ``need_weights=True`` the explicit ``scaled_dot_product_attention`` runs and returns weights.
+
+    ``cache`` (chapter 12's KV cache, ``KVCache.layer(i)`` from ``course_lib.kv_cache``): a
+    function that stores this call's keys and values and returns every one seen so far, so the
+    T new queries attend over S = (cached + T) keys. Without a cache S = T.
     """
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True) -> None:
@@ -174,32 +223,29 @@ class MultiHeadAttention(nn.Module):
         mask: torch.Tensor | None = None,
         is_causal: bool = False,
         need_weights: bool = False,
+        cache: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+        | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x ``(B, T, D)``; mask bool broadcastable to ``(B, H, T, T)``; returns ``(out, weights)``."""
+        """x ``(B, T, D)``; mask bool broadcastable to ``(B, H, T, S)``; returns ``(out, weights)``."""
         if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != self.d_model:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"x must have shape (B, T, {self.d_model}), got {got}")
         B, T, D = x.shape
         H = self.n_heads
+        q, k, v = (split_heads(t, H) for t in self.qkv(x).split(D, dim=2))  # 3 x (B, H, T, hs)
+        if cache is not None:
+            k, v = cache(k, v)  # (B, H, S, hs): the cached positions, then these T
+        S = k.shape[-2]
         if mask is not None:
-            check_mask(mask, (B, H, T, T), x.device)
-        q, k, v = self.qkv(x).split(D, dim=2)  # 3 x (B, T, D)
-        q = q.view(B, T, H, D // H).transpose(1, 2)  # (B, H, T, hs)
-        k = k.view(B, T, H, D // H).transpose(1, 2)  # (B, H, T, hs)
-        v = v.view(B, T, H, D // H).transpose(1, 2)  # (B, H, T, hs)
+            check_mask(mask, (B, H, T, S), x.device)
+        if is_causal and S > T:  # query i sits at position S - T + i and sees keys 0..S - T + i
+            is_causal = False
+            if T > 1:  # one new token may see every cached key: no mask at all
+                causal = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(S - T)
+                mask = causal if mask is None else mask & causal
         p = self.dropout if self.training else 0.0
-        weights = None
-        if self.fused and not need_weights:
-            if mask is not None and is_causal:  # the kernel takes one or the other: combine them
-                mask = mask & causal_mask(T, x.device)
-                is_causal = False
-            y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, dropout_p=p, is_causal=is_causal
-            )  # (B, H, T, hs)
-        else:
-            y, weights = scaled_dot_product_attention(q, k, v, mask, is_causal, p)  # (B, H, T, hs)
-        y = y.transpose(1, 2).contiguous().view(B, T, D)  # (B, T, D): heads side by side again
-        return self.resid_drop(self.proj(y)), weights
+        y, weights = attend(q, k, v, need_weights, mask, is_causal, p, self.fused)  # (B, H, T, hs)
+        return self.resid_drop(self.proj(merge_heads(y))), weights  # (B, T, D)
 
 
 # ----------------------------------------------------------------------------- positions

@@ -212,8 +212,9 @@ def distillation_loss(
     t = teacher_logits.detach().reshape(-1, V).to(s.dtype)
     y = targets.reshape(-1)
     keep = y != -1
-    log_p_s = F.log_softmax(s[keep] / temperature, dim=-1)
-    log_p_t = F.log_softmax(t[keep] / temperature, dim=-1)
+    wide = torch.promote_types(s.dtype, torch.float32)  # half / temperature would overflow
+    log_p_s = F.log_softmax(s[keep].to(wide) / temperature, dim=-1)
+    log_p_t = F.log_softmax(t[keep].to(wide) / temperature, dim=-1)
     kl = F.kl_div(log_p_s, log_p_t, reduction="batchmean", log_target=True)
     ce = F.cross_entropy(s, y, ignore_index=-1)
     return alpha * temperature**2 * kl + (1 - alpha) * ce

@@ -54,6 +54,12 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")  # pragma: no cover - cpu is always available
 
 
+def is_main_process() -> bool:
+    """True unless this is a ``torch.distributed`` process of rank > 0: the process that logs and saves."""
+    dist = torch.distributed
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and PyTorch's generators (all devices) for a reproducible run."""
     if not isinstance(seed, int) or isinstance(seed, bool):

@@ -22,6 +22,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from .data import CharTokenizer, load_tiny_shakespeare, token_batch_fn
+from .device import get_device, is_main_process
+
 __all__ = [
     "DistInfo",
     "cleanup",
@@ -48,8 +51,8 @@ class DistInfo:
 
     @property
     def is_main(self) -> bool:
-        """True on rank 0, the one process that logs and saves."""
-        return self.rank == 0
+        """True on rank 0, the one process that logs and saves (``device.is_main_process``)."""
+        return is_main_process()
 
     def __repr__(self) -> str:
         return (
@@ -67,11 +70,10 @@ def init_distributed(device: str | None = None) -> DistInfo:
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() and device != "cpu"
     if device not in (None, "cpu", "cuda"):
         raise ValueError(f"device must be None, 'cpu' or 'cuda', got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device='cuda' was asked for but this machine has no CUDA GPU")
+    dev = get_device(device)  # None: the best device present; "cuda" raises if there is none
+    use_cuda = dev.type == "cuda"
     if use_cuda:
         if local_rank >= torch.cuda.device_count():
             raise RuntimeError(
@@ -80,7 +82,7 @@ def init_distributed(device: str | None = None) -> DistInfo:
             )
         dev = torch.device("cuda", local_rank)
         torch.cuda.set_device(dev)
-    else:
+    else:  # gloo runs on the CPU: an Apple GPU (mps) is not used by data-parallel training
         dev = torch.device("cpu")
     if world_size == 1:
         return DistInfo(0, 1, 0, dev, None)
@@ -152,29 +154,6 @@ def wrap_ddp(model: nn.Module, info: DistInfo) -> nn.Module:
     return DDP(model)
 
 
-def token_batch_fn(
-    data: torch.Tensor, block_size: int, batch_size: int, seed: int = 0
-) -> Callable[[int], Batch]:
-    """``i -> (x, y)`` random windows ``(batch_size, block_size)`` of 1-D token ids ``data``.
-
-    Batch ``i`` depends only on ``seed`` and ``i``, so every rank (and a single-process run)
-    draws the very same global batch.
-    """
-    if data.dim() != 1 or data.dtype != torch.long:
-        raise ValueError(f"data must be 1-D int64 token ids, got {tuple(data.shape)} {data.dtype}")
-    if len(data) <= block_size:
-        raise ValueError(f"data has {len(data)} tokens, need more than block_size={block_size}")
-    offsets = torch.arange(block_size + 1)
-
-    def batch(i: int) -> Batch:
-        g = torch.Generator().manual_seed(seed * 1_000_003 + i)
-        ix = torch.randint(len(data) - block_size, (batch_size,), generator=g)
-        w = data[ix[:, None] + offsets]  # (B, T + 1)
-        return w[:, :-1], w[:, 1:]
-
-    return batch
-
-
 def make_model(args: argparse.Namespace, vocab_size: int) -> nn.Module:
     """The tiny GPT (or a 2-layer MLP over one-hot tokens) that ``main`` trains."""
     from .transformer import GPT, GPTConfig
@@ -212,8 +191,6 @@ class _TokenMLP(nn.Module):
 
 def _load_tokens(kind: str) -> tuple[torch.Tensor, int]:
     if kind == "shakespeare":
-        from .data import CharTokenizer, load_tiny_shakespeare
-
         text = load_tiny_shakespeare(verbose=False)
         tok = CharTokenizer(text)
         return tok.encode(text[:200_000]), tok.vocab_size

@@ -20,11 +20,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import (
-    HAS_FUSED_SDPA,
     MultiHeadAttention,
     SinusoidalPositionalEncoding,
+    attend,
     causal_mask,
-    scaled_dot_product_attention,
+    merge_heads,
+    split_heads,
 )
 
 __all__ = [
@@ -155,23 +156,12 @@ class CrossAttention(nn.Module):
         mask: torch.Tensor | None = None,
         need_weights: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        B, T, D = x.shape
-        S, H = memory.shape[1], self.n_heads
-        q = self.q_proj(x).view(B, T, H, D // H).transpose(1, 2)  # (B, H, T, hs)
-        k, v = self.kv_proj(memory).split(D, dim=-1)  # (B, S, D) each
-        k = k.view(B, S, H, D // H).transpose(1, 2)  # (B, H, S, hs)
-        v = v.view(B, S, H, D // H).transpose(1, 2)  # (B, H, S, hs)
+        H = self.n_heads
+        q = split_heads(self.q_proj(x), H)  # (B, H, T, hs): queries from the decoder
+        k, v = (split_heads(t, H) for t in self.kv_proj(memory).chunk(2, dim=-1))  # (B, H, S, hs)
         p = self.dropout if self.training else 0.0
-        if HAS_FUSED_SDPA and not need_weights:  # the fused kernel: same numbers, faster
-            out, weights = (
-                F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p),
-                None,
-            )
-        else:  # the explicit path of chapter 09, which also returns the weights
-            out, weights = scaled_dot_product_attention(q, k, v, mask=mask, dropout_p=p)
-        # out: (B, H, T, hs)
-        out = out.transpose(1, 2).reshape(B, T, D)  # (B, T, D): heads side by side again
-        return self.out_proj(out), (weights if need_weights else None)
+        out, weights = attend(q, k, v, need_weights, mask, dropout_p=p)  # (B, H, T, hs)
+        return self.out_proj(merge_heads(out)), weights  # (B, T, D): heads side by side, mixed
 
 
 class FeedForward(nn.Module):

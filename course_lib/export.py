@@ -4,7 +4,11 @@
   ``.pt2``) where this PyTorch has it, else TorchScript tracing; returns the method used.
 - ``load_exported(path)``: the saved model back as a callable ``idx (B, T) -> logits (B, T, V)``.
 - ``round_trip_error(model, loaded, samples)``: the largest |difference| on sample inputs.
-- ``generate_exported(fn, idx, ...)``: sampling loop that needs nothing but the exported callable.
+- ``generate_exported(fn, idx, ...)``: ``GPT.generate``'s loop and sampling rule, driven by
+  nothing but the exported callable.
+
+The GPT is exported as it stands: its forward reads no values back to the host while it is being
+captured, so ``torch.export``, TorchScript and ``torch.compile`` see one graph.
 - ``try_compile(model, example)``: ``torch.compile`` with a warm-up call; on any failure
   (no compiler, unsupported platform) returns the original model and the reason instead of crashing.
 """
@@ -19,12 +23,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .transformer import sample_next
+from .transformer import sample_tokens
 
 __all__ = [
     "HAS_COMPILE",
     "HAS_EXPORT",
-    "GPTLogits",
     "export_model",
     "generate_exported",
     "load_exported",
@@ -40,37 +43,21 @@ HAS_EXPORT: bool = all(
 HAS_COMPILE: bool = hasattr(torch, "compile")
 
 
-class GPTLogits(nn.Module):
-    """A GPT's forward reduced to ``idx (B, T) -> logits (B, T, V)``, for export and compile.
+class _LogitsOnly(nn.Module):
+    """``model`` with its output reduced to the logits: a GPT returns ``(logits, None)``, and
+    TorchScript tracing accepts tensors only."""
 
-    Same modules and weights as the GPT; it skips the Python-side token-range check (which reads
-    values back to the host and would break a captured graph) and the loss.
-    """
-
-    def __init__(self, gpt: nn.Module) -> None:
+    def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        for name in ("wte", "wpe", "drop", "blocks", "ln_f", "lm_head"):
-            if not hasattr(gpt, name):
-                raise TypeError(
-                    f"GPTLogits needs a course_lib GPT; {type(gpt).__name__} has no {name}"
-                )
-        self.gpt = gpt
+        self.model = model
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        g = self.gpt
-        pos = torch.arange(idx.shape[1], dtype=torch.long, device=idx.device)  # (T,)
-        x = g.drop(g.wte(idx) + g.wpe(pos))  # (B, T, C)
-        for block in g.blocks:
-            x = block(x)
-        return g.lm_head(g.ln_f(x))  # (B, T, V)
+        return _logits(self.model(idx))
 
 
-def _as_logits_module(model: nn.Module) -> nn.Module:
-    if isinstance(model, GPTLogits):
-        return model
-    if all(hasattr(model, n) for n in ("wte", "wpe", "blocks", "ln_f", "lm_head")):
-        return GPTLogits(model)
-    return model
+def _logits(out: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """The logits ``(B, T, V)`` of a model's output, be it ``logits`` or ``(logits, loss)``."""
+    return out[0] if isinstance(out, (tuple, list)) else out
 
 
 def export_model(
@@ -93,7 +80,7 @@ def export_model(
         raise ValueError(f"method must be 'auto', 'export' or 'torchscript', got {method!r}")
     if method == "export" and not HAS_EXPORT:
         raise RuntimeError("this PyTorch has no torch.export; use method='torchscript'")
-    module = _as_logits_module(model).eval()
+    module = model.eval()
     cfg = getattr(model, "config", None)
     max_len = max_len or getattr(cfg, "block_size", None) or max(2, example.shape[1])
     path = Path(path)
@@ -107,24 +94,33 @@ def export_model(
         return "torch.export"
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchScript deprecation and tracer notices
-        scripted = torch.jit.trace(module, (example,), check_trace=False)
+        scripted = torch.jit.trace(_LogitsOnly(module), (example,), check_trace=False)
         torch.jit.save(scripted, str(path))
     return "torchscript"
 
 
 def load_exported(path: str | os.PathLike[str]) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Load what ``export_model`` wrote (either format) as ``idx (B, T) -> logits (B, T, V)``."""
+    """Load what ``export_model`` wrote (either format): ``idx (B, T) ->`` what the model returned
+    (``(logits (B, T, V), None)`` for a GPT exported with ``torch.export``, logits otherwise)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no exported model {path.name} in {path.parent.name or '.'}")
+    why = "this PyTorch has no torch.export"
     if HAS_EXPORT:
         try:
             return torch.export.load(str(path)).module()
-        except Exception:  # not an export archive: try TorchScript below
-            pass
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return torch.jit.load(str(path))
+        except Exception as e:  # not an export archive: try TorchScript below
+            why = f"torch.export.load: {type(e).__name__}"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.jit.load(str(path))
+    except Exception as e:
+        raise ValueError(
+            f"{path.name} is neither a torch.export archive ({why}) nor a TorchScript file "
+            f"({type(e).__name__}: {str(e).strip().splitlines()[0][:200]}); write it with "
+            "export_model, with the same PyTorch version as the one loading it."
+        ) from None
 
 
 @torch.no_grad()
@@ -134,20 +130,19 @@ def round_trip_error(
     samples: Sequence[torch.Tensor],
 ) -> float:
     """Largest |model logits - loaded logits| over the sample inputs ``(B, T)``."""
-    module = _as_logits_module(model)
-    was_training = module.training
-    module.eval()
+    was_training = model.training
+    model.eval()
     try:
         worst = 0.0
         for idx in samples:
-            want, got = module(idx), loaded(idx)
+            want, got = _logits(model(idx)), _logits(loaded(idx))
             if want.shape != got.shape:
                 raise ValueError(
                     f"loaded model gave shape {tuple(got.shape)}, expected {tuple(want.shape)}"
                 )
             worst = max(worst, (want - got).abs().max().item())
     finally:
-        module.train(was_training)
+        model.train(was_training)
     return worst
 
 
@@ -163,20 +158,14 @@ def generate_exported(
 ) -> torch.Tensor:
     """Sample ``max_new_tokens`` after ``idx (B, T)`` using only the exported callable ``fn``.
 
-    The same rule as ``GPT.generate`` (crop to ``block_size``, temperature, top-k), so greedy
-    output (``top_k=1``) matches the original model.
+    ``GPT.generate``'s loop and sampling rule (``transformer.sample_tokens``): crop to
+    ``block_size``, temperature, top-k; so greedy output (``top_k=1``) matches the original model.
     """
-    if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.dtype != torch.long:
-        raise ValueError("idx must be a (B, T) int64 tensor of token ids")
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be a non-negative int, got {max_new_tokens!r}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature!r}")
-    for _ in range(max_new_tokens):
-        logits = fn(idx[:, -block_size:])[:, -1, :]  # (B, V)
-        nxt = sample_next(logits, temperature, top_k, generator)  # (B, 1)
-        idx = torch.cat((idx, nxt), dim=1)
-    return idx
+
+    def next_logits(idx: torch.Tensor) -> torch.Tensor:  # (B, T) -> (B, V)
+        return _logits(fn(idx[:, -block_size:]))[:, -1, :]
+
+    return sample_tokens(next_logits, idx, max_new_tokens, temperature, top_k, generator)
 
 
 def try_compile(

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from .activations import _check_float, _neg_abs, log_softmax
+from .activations import _check_float, _neg_abs, _same_shape, log_softmax
 
 __all__ = [
     "mse",
@@ -41,15 +41,6 @@ def _same_device(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str]) -> No
         )
 
 
-def _same_shape(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str]) -> None:
-    if a.shape != b.shape:
-        raise ValueError(
-            f"{names[0]} has shape {tuple(a.shape)} but {names[1]} has shape {tuple(b.shape)}; "
-            "they must match exactly (no broadcasting: (N, 1) against (N,) would silently "
-            "compare every prediction with every target)"
-        )
-
-
 def _pair(
     a: object, b: object, names: tuple[str, str]
 ) -> tuple[torch.Tensor, torch.Tensor, torch.dtype]:
@@ -59,7 +50,7 @@ def _pair(
     """
     a, b = _check_float(a, names[0]), _check_float(b, names[1])
     _same_device(a, b, names)
-    _same_shape(a, b, names)
+    _same_shape(a, b.shape, *names)
     out_dtype = torch.promote_types(a.dtype, b.dtype)
     work = torch.float32 if out_dtype in _LOW_PRECISION else out_dtype
     return a.to(work), b.to(work), out_dtype

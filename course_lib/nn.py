@@ -19,26 +19,13 @@ from typing import Any
 
 import torch
 
+from .activations import _check_float, _same_shape
+
 __all__ = ["MLP", "Linear", "ReLU", "SoftmaxCrossEntropy", "accuracy", "gradient_check"]
 
 
-def _check_float(x: Any, name: str, ndim: int | None = None) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    if ndim is not None and x.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(x.shape)}")
-    return x
-
-
-def _same_shape(dout: torch.Tensor, shape: torch.Size, name: str = "dout") -> None:
-    _check_float(dout, name)
-    if dout.shape != shape:
-        raise ValueError(
-            f"{name} must have the shape of the layer's output {tuple(shape)}, "
-            f"got {tuple(dout.shape)}"
-        )
+def _check_dout(dout: Any, shape: torch.Size) -> None:
+    _same_shape(_check_float(dout, "dout"), shape, "dout", "the layer's output")
 
 
 class Linear:
@@ -99,7 +86,7 @@ class Linear:
         """dout: (N, out_features) -> dx: (N, in_features); fills grads['weight'] (out, in), ['bias']."""
         (x,) = cache
         w = self.params["weight"]
-        _same_shape(dout, torch.Size((x.shape[0], w.shape[0])))
+        _check_dout(dout, torch.Size((x.shape[0], w.shape[0])))
         self.grads["weight"] = dout.T @ x  # (out, N) @ (N, in) -> (out, in)
         if "bias" in self.params:
             self.grads["bias"] = dout.sum(dim=0)  # (out,)
@@ -121,7 +108,7 @@ class ReLU:
 
     def backward(self, dout: torch.Tensor, cache: torch.Tensor) -> torch.Tensor:
         """dout: shape of x -> dx = dout where x > 0, else 0."""
-        _same_shape(dout, cache.shape)
+        _check_dout(dout, cache.shape)
         return dout * cache
 
 

@@ -2,9 +2,11 @@
 
 Each optimizer holds ``param_groups`` (a list of dicts: ``"params"`` plus hyper-parameters) and a
 per-parameter ``state`` dict, exactly like ``torch.optim``, so the same training loop drives either
-one and their parameters agree to the last bit. ``step()`` updates every parameter of a group with
-a handful of ``torch._foreach_*`` calls (one fused loop in C++ per operation) when this PyTorch has
-them, and falls back to one ordinary tensor operation per parameter otherwise.
+one and their parameters agree to the last bit. Each optimizer writes its update rule once, for
+one parameter, with ordinary tensor methods (``m.lerp_(g, 1 - beta1)``). ``step()`` runs that rule
+on each parameter in turn, or, faster, once on a ``TensorList`` of all of a group's parameters:
+a list that takes the same methods and runs each as one ``torch._foreach_*`` call (one loop in
+C++ over every tensor), where this PyTorch has them.
 
 The update rules (``g`` is the gradient, ``p`` the parameter, ``t`` the step count from 1):
 
@@ -49,7 +51,7 @@ __all__ = [
 #: True when this PyTorch has the multi-tensor (``torch._foreach_*``) operations the optimizers use.
 HAS_FOREACH: bool = all(
     hasattr(torch, f"_foreach_{name}")
-    for name in ("add", "add_", "mul_", "lerp_", "addcmul_", "addcmul", "addcdiv_", "sqrt", "div_")
+    for name in ("add", "add_", "mul_", "div_", "lerp_", "addcmul", "addcmul_", "addcdiv_", "sqrt")
 )
 
 
@@ -81,11 +83,77 @@ def _init_state(state: dict[str, Any], p: torch.Tensor, buffers: list[str]) -> N
             state[name] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
 
+class TensorList(list):
+    """A list of tensors with the tensor methods an update rule uses, each one ``torch._foreach_*``
+    call: ``TensorList(ms).lerp_(grads, 0.1)`` does ``m.lerp_(g, 0.1)`` for every pair at once.
+
+    Arguments are another list (element by element) or one number (for every tensor). In-place
+    methods (ending in ``_``) return the list itself, so calls chain as on a tensor.
+    """
+
+    def add(self, other: Any, alpha: float = 1) -> TensorList:
+        return TensorList(torch._foreach_add(self, other, alpha=alpha))
+
+    def add_(self, other: Any, alpha: float = 1) -> TensorList:
+        if isinstance(other, list):
+            torch._foreach_add_(self, other, alpha=alpha)
+        else:  # a number: alpha is 1 here
+            torch._foreach_add_(self, other)
+        return self
+
+    def mul_(self, other: Any) -> TensorList:
+        torch._foreach_mul_(self, other)
+        return self
+
+    def div_(self, other: Any) -> TensorList:
+        torch._foreach_div_(self, other)
+        return self
+
+    def lerp_(self, end: list[torch.Tensor], weight: float) -> TensorList:
+        torch._foreach_lerp_(self, end, weight)
+        return self
+
+    def addcmul(self, a: list[torch.Tensor], b: list[torch.Tensor], value: float = 1) -> TensorList:
+        return TensorList(torch._foreach_addcmul(self, a, b, value=value))
+
+    def addcmul_(
+        self, a: list[torch.Tensor], b: list[torch.Tensor], value: float = 1
+    ) -> TensorList:
+        torch._foreach_addcmul_(self, a, b, value=value)
+        return self
+
+    def addcdiv_(
+        self, a: list[torch.Tensor], b: list[torch.Tensor], value: float = 1
+    ) -> TensorList:
+        torch._foreach_addcdiv_(self, a, b, value=value)
+        return self
+
+    def sqrt(self) -> TensorList:
+        return TensorList(torch._foreach_sqrt(self))
+
+    def sqrt_(self) -> TensorList:
+        torch._foreach_sqrt_(self)
+        return self
+
+    def detach(self) -> TensorList:
+        return TensorList(t.detach() for t in self)
+
+    def clone(self) -> TensorList:
+        return TensorList(t.clone() for t in self)
+
+
+def _bundle(tensors: list[torch.Tensor | None]) -> TensorList | None:
+    """``TensorList(tensors)``, or None when the state entry is unused (all None)."""
+    return None if tensors[0] is None else TensorList(tensors)
+
+
 class Optimizer:
     """Base class: parameter groups, per-parameter state, ``zero_grad`` and (de)serialization.
 
-    Subclasses set ``defaults`` through ``__init__``, validate a group in ``_check_group`` and
-    update one device/dtype bucket of a group in ``_update(group, params, grads, states)``.
+    Subclasses set ``defaults`` through ``__init__``, validate a group in ``_check_group``, write
+    their update rule for one parameter in ``rule`` and hand it its tensors in ``_update(group,
+    params, grads, states)`` (one device/dtype bucket of a group): each parameter in turn, or all
+    of them at once as ``TensorList``s when ``foreach``.
     """
 
     #: state entries every parameter of this optimizer has once it has taken a step
@@ -313,36 +381,32 @@ class SGD(Optimizer):
                 f"{group['momentum']} and dampening={group['dampening']}"
             )
 
-    def _update(self, group, params, grads, states) -> None:  # noqa: ANN001
+    @staticmethod
+    def rule(group: dict[str, Any], p: Any, g: Any, buf: Any) -> Any:
+        """The update of parameter ``p`` with gradient ``g``; returns the new momentum buffer."""
         lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
-        dampening, nesterov = group["dampening"], group["nesterov"]
-        if not self.foreach:
-            for p, g, s in zip(params, grads, states, strict=True):
-                if wd != 0:
-                    g = g.add(p, alpha=wd)
-                if mu != 0:
-                    buf = s.get("momentum_buffer")
-                    if buf is None:
-                        buf = s["momentum_buffer"] = g.detach().clone()
-                    else:
-                        buf.mul_(mu).add_(g, alpha=1 - dampening)
-                    g = g.add(buf, alpha=mu) if nesterov else buf
-                p.add_(g, alpha=-lr)
-            return
         if wd != 0:
-            grads = torch._foreach_add(grads, params, alpha=wd)
+            g = g.add(p, alpha=wd)
         if mu != 0:
-            old = [i for i, s in enumerate(states) if s.get("momentum_buffer") is not None]
-            if old:
-                bufs = [states[i]["momentum_buffer"] for i in old]
-                torch._foreach_mul_(bufs, mu)
-                torch._foreach_add_(bufs, [grads[i] for i in old], alpha=1 - dampening)
-            for i, s in enumerate(states):  # first step: the buffer is a copy of the gradient
-                if s.get("momentum_buffer") is None:
-                    s["momentum_buffer"] = grads[i].detach().clone()
-            bufs = [s["momentum_buffer"] for s in states]
-            grads = torch._foreach_add(grads, bufs, alpha=mu) if nesterov else bufs
-        torch._foreach_add_(params, grads, alpha=-lr)
+            if buf is None:  # the first step: the buffer is a copy of the gradient
+                buf = g.detach().clone()
+            else:
+                buf.mul_(mu).add_(g, alpha=1 - group["dampening"])
+            g = g.add(buf, alpha=mu) if group["nesterov"] else buf
+        p.add_(g, alpha=-lr)
+        return buf
+
+    def _update(self, group, params, grads, states) -> None:  # noqa: ANN001
+        bufs = [s.get("momentum_buffer") for s in states]
+        started = {b is not None for b in bufs}
+        if self.foreach and len(started) == 1:  # all at once (all first steps, or none)
+            buf = TensorList(bufs) if started == {True} else None
+            bufs = self.rule(group, TensorList(params), TensorList(grads), buf)
+        else:
+            bufs = [self.rule(group, *args) for args in zip(params, grads, bufs, strict=True)]
+        if group["momentum"] != 0:
+            for s, b in zip(states, bufs, strict=True):
+                s["momentum_buffer"] = b
 
 
 class RMSprop(Optimizer):
@@ -378,53 +442,38 @@ class RMSprop(Optimizer):
         group["momentum"] = _check_number("momentum", group["momentum"])
         group["centered"] = bool(group["centered"])
 
+    @staticmethod
+    def rule(group: dict[str, Any], p: Any, g: Any, sq: Any, gavg: Any, buf: Any) -> None:
+        """The update of ``p`` with gradient ``g``, mean square ``sq`` (and mean ``gavg`` when
+        centered, momentum buffer ``buf`` with momentum)."""
+        lr, alpha, eps, mu = group["lr"], group["alpha"], group["eps"], group["momentum"]
+        if group["weight_decay"] != 0:
+            g = g.add(p, alpha=group["weight_decay"])
+        sq.mul_(alpha).addcmul_(g, g, value=1 - alpha)
+        if group["centered"]:
+            gavg.lerp_(g, 1 - alpha)
+            avg = sq.addcmul(gavg, gavg, value=-1).sqrt_()
+        else:
+            avg = sq.sqrt()
+        avg = avg.add_(eps)
+        if mu > 0:
+            buf.mul_(mu).addcdiv_(g, avg)
+            p.add_(buf, alpha=-lr)
+        else:
+            p.addcdiv_(g, avg, value=-lr)
+
     def _update(self, group, params, grads, states) -> None:  # noqa: ANN001
-        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-        mu, wd, centered = group["momentum"], group["weight_decay"], group["centered"]
-        wanted = [
-            "square_avg",
-            *(["momentum_buffer"] if mu > 0 else []),
-            *(["grad_avg"] if centered else []),
-        ]
+        keys = ["square_avg", "grad_avg", "momentum_buffer"]  # the last two only when used
+        used = [True, group["centered"], group["momentum"] > 0]
+        wanted = [k for k, u in zip(keys, used, strict=True) if u]
         for p, s in zip(params, states, strict=True):
             _init_state(s, p, wanted)
-        sq = [s["square_avg"] for s in states]
-        if not self.foreach:
-            for p, g, s in zip(params, grads, states, strict=True):
-                if wd != 0:
-                    g = g.add(p, alpha=wd)
-                s["square_avg"].mul_(alpha).addcmul_(g, g, value=1 - alpha)
-                if centered:
-                    s["grad_avg"].lerp_(g, 1 - alpha)
-                    avg = s["square_avg"].addcmul(s["grad_avg"], s["grad_avg"], value=-1).sqrt_()
-                else:
-                    avg = s["square_avg"].sqrt()
-                avg = avg.add_(eps)
-                if mu > 0:
-                    s["momentum_buffer"].mul_(mu).addcdiv_(g, avg)
-                    p.add_(s["momentum_buffer"], alpha=-lr)
-                else:
-                    p.addcdiv_(g, avg, value=-lr)
-            return
-        if wd != 0:
-            grads = torch._foreach_add(grads, params, alpha=wd)
-        torch._foreach_mul_(sq, alpha)
-        torch._foreach_addcmul_(sq, grads, grads, value=1 - alpha)
-        if centered:
-            gavg = [s["grad_avg"] for s in states]
-            torch._foreach_lerp_(gavg, grads, 1 - alpha)
-            avg = torch._foreach_addcmul(sq, gavg, gavg, value=-1)
-            torch._foreach_sqrt_(avg)
+        columns = [[s.get(k) for s in states] for k in keys]  # None where unused
+        if self.foreach:
+            self.rule(group, TensorList(params), TensorList(grads), *map(_bundle, columns))
         else:
-            avg = torch._foreach_sqrt(sq)
-        torch._foreach_add_(avg, eps)
-        if mu > 0:
-            bufs = [s["momentum_buffer"] for s in states]
-            torch._foreach_mul_(bufs, mu)
-            torch._foreach_addcdiv_(bufs, grads, avg)
-            torch._foreach_add_(params, bufs, alpha=-lr)
-        else:
-            torch._foreach_addcdiv_(params, grads, avg, value=-lr)
+            for args in zip(params, grads, *columns, strict=True):
+                self.rule(group, *args)
 
 
 class Adam(Optimizer):
@@ -462,51 +511,34 @@ class Adam(Optimizer):
         group["eps"] = _check_number("eps", group["eps"])
         group["bias_correction"] = bool(group["bias_correction"])
 
-    def _update(self, group, params, grads, states) -> None:  # noqa: ANN001
+    def rule(self, group: dict[str, Any], p: Any, g: Any, m: Any, v: Any, t: int) -> None:
+        """Step ``t`` (from 1) of ``p`` with gradient ``g``, first moment ``m``, second ``v``."""
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        wd, corrected = group["weight_decay"], group["bias_correction"]
-        for p, s in zip(params, states, strict=True):
-            _init_state(s, p, ["exp_avg", "exp_avg_sq"])
-        steps = [s["step"] for s in states]
-        # step size lr / (1 - beta1^t) and the divisor sqrt(1 - beta2^t), per parameter
-        if corrected:
-            step_size = [-lr / (1 - beta1**t) for t in steps]
-            bc2_sqrt = [(1 - beta2**t) ** 0.5 for t in steps]
-        else:
-            step_size, bc2_sqrt = [-lr] * len(steps), [1.0] * len(steps)
-        m = [s["exp_avg"] for s in states]
-        v = [s["exp_avg_sq"] for s in states]
-        if not self.foreach:
-            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-                if wd != 0:
-                    if self._decoupled:
-                        p.mul_(1 - lr * wd)
-                    else:
-                        g = g.add(p, alpha=wd)
-                m[i].lerp_(g, 1 - beta1)
-                v[i].mul_(beta2).addcmul_(g, g, value=1 - beta2)
-                denom = (v[i].sqrt() / bc2_sqrt[i]).add_(eps)
-                p.addcdiv_(m[i], denom, value=step_size[i])
-            return
+        wd = group["weight_decay"]
         if wd != 0:
             if self._decoupled:
-                torch._foreach_mul_(params, 1 - lr * wd)
+                p.mul_(1 - lr * wd)
             else:
-                grads = torch._foreach_add(grads, params, alpha=wd)
-        torch._foreach_lerp_(m, grads, 1 - beta1)
-        torch._foreach_mul_(v, beta2)
-        torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
-        del grads
-        denom = torch._foreach_sqrt(v)
-        if len(set(steps)) == 1:  # the usual case: one step count, scalar arguments
-            if corrected:
-                torch._foreach_div_(denom, bc2_sqrt[0])
-            torch._foreach_add_(denom, eps)
-            torch._foreach_addcdiv_(params, m, denom, value=step_size[0])
+                g = g.add(p, alpha=wd)
+        m.lerp_(g, 1 - beta1)  # m = beta1 * m + (1 - beta1) * g
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # v = beta2 * v + (1 - beta2) * g^2
+        step_size, bc2_sqrt = -lr, 1.0
+        if group["bias_correction"]:  # m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t)
+            step_size, bc2_sqrt = -lr / (1 - beta1**t), (1 - beta2**t) ** 0.5
+        denom = v.sqrt().div_(bc2_sqrt).add_(eps)  # sqrt(v_hat) + eps
+        p.addcdiv_(m, denom, value=step_size)
+
+    def _update(self, group, params, grads, states) -> None:  # noqa: ANN001
+        for p, s in zip(params, states, strict=True):
+            _init_state(s, p, ["exp_avg", "exp_avg_sq"])
+        m = [s["exp_avg"] for s in states]
+        v = [s["exp_avg_sq"] for s in states]
+        steps = [s["step"] for s in states]
+        if self.foreach and len(set(steps)) == 1:  # the usual case: one step count for all
+            self.rule(group, *map(TensorList, (params, grads, m, v)), steps[0])
         else:
-            torch._foreach_div_(denom, bc2_sqrt)
-            torch._foreach_add_(denom, eps)
-            torch._foreach_addcdiv_(params, m, denom, step_size)
+            for args in zip(params, grads, m, v, steps, strict=True):
+                self.rule(group, *args)
 
 
 class AdamW(Adam):

@@ -1,11 +1,12 @@
-"""The one training loop of the course (chapters 06-12): ``fit``, ``evaluate`` and checkpoints.
+"""The one training loop of the course (chapters 06-12): ``fit`` and ``evaluate``.
 
 ``fit`` works with any model, loss and optimizer. It puts the model on the device, runs mixed
 precision on CUDA (bf16 where supported, fp16 with a gradient scaler otherwise), clips gradients,
 steps a schedule, evaluates now and then, shows a ``tqdm.auto`` progress bar, calls callbacks
-(such as ``LivePlot``) and saves checkpoints atomically. Run it again with the same checkpoint
-path and it resumes exactly where it stopped: model, optimizer, scheduler, step, random states,
-history and the position inside the current pass over a ``DataLoader``.
+(``course_lib.callbacks``: ``EarlyStopping``, ``LivePlot``) and saves checkpoints atomically
+(``course_lib.checkpoint``). Run it again with the same checkpoint path and it resumes exactly
+where it stopped: model, optimizer, scheduler, step, random states, history and the position inside
+the current pass over a ``DataLoader``.
 
 The loop is lean: the loss is read back to the host only every ``log_every`` steps, so the GPU
 (or the CPU) never waits for Python between steps.
@@ -20,11 +21,8 @@ import contextlib
 import math
 import os
 import random
-import tempfile
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from .device import get_device
+# The names learners import from course_lib.train live in these modules; they stay importable here.
+from .callbacks import EarlyStopping, LivePlot, Progress, StopTraining
+from .checkpoint import (
+    CheckpointError,
+    History,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from .device import get_device, is_main_process
 from .nn import accuracy  # one definition, re-exported here for metrics={"acc": accuracy}
 
 __all__ = [
@@ -48,106 +56,12 @@ __all__ = [
     "save_checkpoint",
 ]
 
-FORMAT = "course_lib.train/1"
 Batch = tuple[Any, Any]
-Callback = Callable[[str, "History", int], None]
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file is corrupt, truncated, not a course checkpoint, or from another model."""
-
-
-class StopTraining(Exception):
-    """Raise from a callback to end ``fit`` cleanly after the current step (early stopping)."""
+Callback = Callable[[str, History, int], None]
 
 
 # --------------------------------------------------------------------------------------------
-# History
-
-
-@dataclass
-class History:
-    """What a run recorded. ``train``: ``(step, loss)``; ``val``: ``(step, {"loss": .., **metrics})``."""
-
-    train: list[tuple[int, float]] = field(default_factory=list)
-    val: list[tuple[int, dict[str, float]]] = field(default_factory=list)
-    lr: list[tuple[int, float]] = field(default_factory=list)
-    best_val_loss: float = math.inf
-    best_step: int = -1
-    steps_done: int = 0
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain Python containers only, so ``torch.load(weights_only=True)`` can read it back."""
-        return {
-            "train": [(int(s), float(v)) for s, v in self.train],
-            "val": [(int(s), {k: float(x) for k, x in d.items()}) for s, d in self.val],
-            "lr": [(int(s), float(v)) for s, v in self.lr],
-            "best_val_loss": float(self.best_val_loss),
-            "best_step": int(self.best_step),
-            "steps_done": int(self.steps_done),
-            "seconds": float(self.seconds),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> History:
-        """Inverse of ``to_dict``."""
-        return cls(
-            train=[(int(s), float(v)) for s, v in d.get("train", [])],
-            val=[(int(s), dict(m)) for s, m in d.get("val", [])],
-            lr=[(int(s), float(v)) for s, v in d.get("lr", [])],
-            best_val_loss=float(d.get("best_val_loss", math.inf)),
-            best_step=int(d.get("best_step", -1)),
-            steps_done=int(d.get("steps_done", 0)),
-            seconds=float(d.get("seconds", 0.0)),
-        )
-
-    def metric(self, name: str) -> tuple[list[int], list[float]]:
-        """Steps and values of one validation metric: ``steps, acc = history.metric("acc")``."""
-        pairs = [(s, d[name]) for s, d in self.val if name in d]
-        return [s for s, _ in pairs], [v for _, v in pairs]
-
-    def __repr__(self) -> str:
-        last = f"{self.train[-1][1]:.4f}" if self.train else "-"
-        return (
-            f"History(steps_done={self.steps_done}, last train loss={last}, "
-            f"best val loss={self.best_val_loss:.4f}, {self.seconds:.1f} s)"
-        )
-
-
-# --------------------------------------------------------------------------------------------
-# Random states, batches, precision
-
-
-def _rng_state() -> dict[str, Any]:
-    """Every generator a training step may draw from, in a form ``weights_only`` loads."""
-    _, keys, pos, has_gauss, gauss = np.random.get_state()
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": {
-            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "gauss": float(gauss),
-        },
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    py = state["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    n = state["numpy"]
-    keys = n["keys"].numpy().astype(np.uint32)
-    np.random.set_state(("MT19937", keys, n["pos"], n["has_gauss"], n["gauss"]))
-    torch.set_rng_state(state["torch"].cpu())
-    if "cuda" in state and torch.cuda.is_available():
-        cuda_states = state["cuda"]
-        if len(cuda_states) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all([s.cpu() for s in cuda_states])
+# Batches and precision
 
 
 def _to(obj: Any, device: torch.device) -> Any:
@@ -185,17 +99,9 @@ def _autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def _make_scaler(device: torch.device, dtype: torch.dtype | None) -> Any:
-    if dtype is not torch.float16:
-        return None
-    if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):
-        return torch.amp.GradScaler(device.type)
-    return torch.cuda.amp.GradScaler()  # pragma: no cover - old PyTorch
-
-
-def _is_main_process() -> bool:
-    dist = torch.distributed
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+def _make_scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.GradScaler:
+    """A gradient scaler, switched on only for float16 (whose small range needs it)."""
+    return torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -261,7 +167,7 @@ class _Batches:
         self.consumed = 0
 
     def _new_pass(self) -> None:
-        self.epoch_rng = _rng_state()
+        self.epoch_rng = rng_state()
         self.it = iter(self.data)  # type: ignore[arg-type]
         self.consumed = 0
 
@@ -297,7 +203,7 @@ class _Batches:
         """Replay the current pass up to where the checkpoint was taken (random state restored after)."""
         self.calls = int(state.get("calls", 0))
         if self.fn is None and state.get("epoch_rng") is not None:
-            _set_rng_state(state["epoch_rng"])
+            set_rng_state(state["epoch_rng"])
             self._new_pass()
             for _ in range(int(state.get("consumed", 0))):
                 next(self.it)  # type: ignore[arg-type]
@@ -323,8 +229,9 @@ def evaluate(
 
     ``data`` is a callable ``batch_fn(i) -> (x, y)`` or an iterable of ``(x, y)``;
     ``batches=None`` takes a whole pass over an iterable. Averages are weighted by batch size.
-    The global random state is left untouched (random batch functions get the same batches at
-    every evaluation, drawn with ``seed``), so evaluating never changes the course of training.
+    The global random states (PyTorch, NumPy, Python's ``random``) are left untouched: random
+    batch functions get the same batches at every evaluation, drawn with ``seed``, so evaluating
+    never changes the course of training.
     """
     if batches is not None and batches <= 0:
         raise ValueError(f"batches must be positive or None, got {batches}")
@@ -337,215 +244,38 @@ def evaluate(
         )
     was_training = model.training
     model.eval()
-    fork_devices = (
-        [dev.index if dev.index is not None else torch.cuda.current_device()]
-        if dev.type == "cuda"
-        else []
-    )
-    totals: dict[str, float] = {}
-    count = 0
+    saved = rng_state()
+    sizes: list[int] = []
+    values: dict[str, list[Any]] = {"loss": [], **{name: [] for name in metrics or {}}}
     try:
-        with torch.random.fork_rng(devices=fork_devices):
-            torch.manual_seed(seed)
-            if source.fn is None:
-                source._new_pass()
-            for _ in range(batches if batches is not None else 2**62):
-                if source.fn is not None:
-                    x, y = source.next()
-                else:
-                    try:
-                        x, y = _split(next(source.it))  # type: ignore[arg-type]
-                    except StopIteration:
-                        break
-                x, y = _to(x, dev), _to(y, dev)
-                with _autocast(dev, dtype):
-                    out, loss = _forward(model, loss_fn, x, y)
-                n = _batch_size(y)
-                totals["loss"] = totals.get("loss", 0.0) + float(loss) * n
-                for name, fn in (metrics or {}).items():
-                    totals[name] = totals.get(name, 0.0) + float(fn(out, y)) * n
-                count += n
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        random.seed(seed)
+        if source.fn is None:
+            source._new_pass()
+        for _ in range(batches if batches is not None else 2**62):
+            if source.fn is not None:
+                x, y = source.next()
+            else:
+                try:
+                    x, y = _split(next(source.it))  # type: ignore[arg-type]
+                except StopIteration:
+                    break
+            x, y = _to(x, dev), _to(y, dev)
+            with _autocast(dev, dtype):
+                out, loss = _forward(model, loss_fn, x, y)
+            sizes.append(_batch_size(y))
+            values["loss"].append(loss.detach())  # read back once, after the last batch
+            for name, fn in (metrics or {}).items():
+                values[name].append(fn(out, y))
     finally:
+        set_rng_state(saved)
         model.train(was_training)
-    if count == 0:
+    if not sizes:
         raise ValueError("val_data produced no batches (is the validation set empty?)")
-    return {k: v / count for k, v in totals.items()}
-
-
-# --------------------------------------------------------------------------------------------
-# Checkpoints
-
-
-def save_checkpoint(
-    path: str | os.PathLike[str],
-    model: nn.Module,
-    optimizer: Any = None,
-    scheduler: Any = None,
-    *,
-    step: int = 0,
-    history: History | None = None,
-    scaler: Any = None,
-    extra: dict[str, Any] | None = None,
-) -> Path:
-    """Save everything needed to resume, atomically: write a temporary file, then rename it.
-
-    A failure at any point (disk full, interrupt) leaves the previous checkpoint intact.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = {
-        "format": FORMAT,
-        "model": _unwrap(model).state_dict(),
-        "optimizer": optimizer.state_dict() if optimizer is not None else None,
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "scaler": scaler.state_dict() if scaler is not None else None,
-        "step": int(step),
-        "history": (history or History()).to_dict(),
-        "rng": _rng_state(),
-        "extra": extra or {},
-    }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(ckpt, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    """The module inside a DDP / compiled wrapper, so its checkpoint loads into a plain model."""
-    while True:
-        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
-        if not isinstance(inner, nn.Module):
-            return model
-        model = inner
-
-
-def _check_same_model(path: Path, saved: dict[str, Any], model: nn.Module) -> None:
-    own = model.state_dict()
-    missing = [k for k in own if k not in saved]
-    unexpected = [k for k in saved if k not in own]
-    shapes = [
-        f"{k} (checkpoint {tuple(saved[k].shape)} vs model {tuple(own[k].shape)})"
-        for k in own
-        if k in saved
-        and hasattr(saved[k], "shape")
-        and tuple(saved[k].shape) != tuple(own[k].shape)
-    ]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(
-                f"missing from the checkpoint: {', '.join(missing[:5])}"
-                + (" ..." if len(missing) > 5 else "")
-            )
-        if unexpected:
-            parts.append(
-                f"not in the model: {', '.join(unexpected[:5])}"
-                + (" ..." if len(unexpected) > 5 else "")
-            )
-        if shapes:
-            parts.append(
-                f"shape mismatch: {', '.join(shapes[:5])}" + (" ..." if len(shapes) > 5 else "")
-            )
-        raise CheckpointError(
-            f"checkpoint {path.name} was saved from a different model ({'; '.join(parts)}). "
-            "Build the same model as when it was saved, or use another checkpoint path."
-        )
-
-
-def load_checkpoint(
-    path: str | os.PathLike[str],
-    model: nn.Module | None = None,
-    optimizer: Any = None,
-    scheduler: Any = None,
-    *,
-    scaler: Any = None,
-    restore_rng: bool = False,
-) -> dict[str, Any]:
-    """Load a checkpoint (``weights_only=True``) into whatever is given; return the whole dict.
-
-    Raises ``FileNotFoundError`` if there is no file and ``CheckpointError`` (a ``ValueError``)
-    for a corrupt or truncated file, a file that is not a course checkpoint, or one saved from a
-    different model (the message names the mismatched parameters).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint file {path.name} in {path.parent.name or '.'}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise CheckpointError(
-            f"checkpoint {path.name} is corrupt or truncated and cannot be read "
-            f"({type(e).__name__}: {str(e)[:200]}). Delete it (or pass resume=False) and train again."
-        ) from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{path.name} is not a course_lib.train checkpoint (expected a dict with format {FORMAT!r})"
-        )
-    if model is not None:
-        target = _unwrap(model)
-        _check_same_model(path, ckpt["model"], target)
-        target.load_state_dict(ckpt["model"])
-    if optimizer is not None and ckpt.get("optimizer") is not None:
-        try:
-            optimizer.load_state_dict(ckpt["optimizer"])
-        except (ValueError, KeyError, RuntimeError) as e:
-            raise CheckpointError(
-                f"checkpoint {path.name}: the optimizer state does not fit this optimizer ({e})"
-            ) from None
-    if scheduler is not None and ckpt.get("scheduler") is not None:
-        scheduler.load_state_dict(ckpt["scheduler"])
-    if scaler is not None and ckpt.get("scaler") is not None:
-        scaler.load_state_dict(ckpt["scaler"])
-    if restore_rng:
-        _set_rng_state(ckpt["rng"])
-    return ckpt
-
-
-# --------------------------------------------------------------------------------------------
-# Progress
-
-
-class _Progress:
-    """A tqdm.auto bar that degrades to the plain bar, then to nothing; it never raises."""
-
-    def __init__(self, enabled: bool, total: int, initial: int) -> None:
-        self.bar = None
-        if not enabled:
-            return
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "IProgress not found": we fall back quietly
-                from tqdm.auto import tqdm
-
-                self.bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
-        except Exception:
-            try:
-                from tqdm.std import tqdm as std_tqdm
-
-                self.bar = std_tqdm(total=total, initial=initial, unit="step")
-            except Exception:
-                self.bar = None
-
-    def update(self, n: int, **postfix: Any) -> None:
-        if self.bar is None:
-            return
-        try:
-            self.bar.set_postfix(postfix, refresh=False)
-            self.bar.update(n)
-        except Exception:
-            self.bar = None
-
-    def close(self) -> None:
-        if self.bar is not None:
-            with contextlib.suppress(Exception):
-                self.bar.close()
+    values["loss"] = torch.stack(values["loss"]).tolist()
+    count = sum(sizes)
+    return {k: sum(float(v) * n for v, n in zip(vs, sizes)) / count for k, vs in values.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -573,6 +303,7 @@ def fit(
     callbacks: Iterable[Callback] = (),
     progress: bool = True,
     log_every: int = 10,
+    compile: bool = False,
 ) -> History:
     """Train ``model`` for ``steps`` optimizer steps (in total, counting resumed ones); return the History.
 
@@ -582,15 +313,13 @@ def fit(
     checkpoint is written every ``checkpoint_every`` steps and at the end (and on an interrupt), and
     an existing one is resumed from when ``resume``. Callbacks ``cb(event, history, step)`` get the
     events "start", "log", "eval" and "end"; one may raise ``StopTraining`` to end early.
+    ``compile=True`` runs the batches through ``torch.compile(model)`` (training and evaluation;
+    the weights stay those of ``model``).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    for name, value in (
-        ("steps", steps),
-        ("accumulate", accumulate),
-        ("log_every", log_every),
-        ("eval_every", eval_every),
-    ):
+    positive = dict(steps=steps, accumulate=accumulate, log_every=log_every, eval_every=eval_every)
+    for name, value in positive.items():
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if checkpoint_every is not None and (
@@ -605,14 +334,15 @@ def fit(
     dev = torch.device(device) if device is not None else get_device()
     model.to(dev)
     dtype = _resolve_amp(amp, dev)
-    scaler = _make_scaler(dev, dtype)
+    scaler = _make_scaler(dev, dtype)  # does nothing unless float16 needs it
     batches = _Batches(train_data, "train_data")
     callbacks = list(callbacks)
-    main = _is_main_process()
+    main = is_main_process()
     history = History()
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     groups = getattr(optimizer, "param_groups", None)
     params = [p for g in groups for p in g["params"]] if groups else list(model.parameters())
+    net = torch.compile(model) if compile else model  # runs the batches; weights are model's
 
     window = torch.zeros((), device=dev)  # running sum of micro-batch losses since the last log
     window_n = 0
@@ -620,7 +350,7 @@ def fit(
         ckpt = load_checkpoint(ckpt_path, model, optimizer, scheduler, scaler=scaler)
         history = History.from_dict(ckpt["history"])
         batches.restore(ckpt["extra"].get("data", {}))
-        _set_rng_state(ckpt["rng"])
+        set_rng_state(ckpt["rng"])
         window.fill_(float(ckpt["extra"].get("window", 0.0)))
         window_n = int(ckpt["extra"].get("window_n", 0))
         if main:
@@ -634,26 +364,18 @@ def fit(
             return
         history.steps_done = step
         extra = {"data": batches.state(), "window": float(window), "window_n": window_n}
-        save_checkpoint(
-            ckpt_path,
-            model,
-            optimizer,
-            scheduler,
-            step=step,
-            history=history,
-            scaler=scaler,
-            extra=extra,
-        )
+        kw = dict(step=step, history=history, scaler=scaler, extra=extra)
+        save_checkpoint(ckpt_path, model, optimizer, scheduler, **kw)
 
     def emit(event: str) -> None:
         if main:
             for cb in callbacks:
                 cb(event, history, step)
 
-    bar = _Progress(progress and main, steps, step)
+    bar = Progress(progress and main, steps, step)
     start = time.perf_counter() - history.seconds
     last_logged = step
-    no_sync = getattr(model, "no_sync", None)
+    no_sync = getattr(model, "no_sync", None)  # DDP: average gradients on the last micro-batch only
     model.train()
     try:
         emit("start")
@@ -661,28 +383,18 @@ def fit(
             for micro in range(accumulate):
                 x, y = batches.next()
                 x, y = _to(x, dev), _to(y, dev)
-                sync_ctx = (
-                    no_sync()
-                    if (no_sync is not None and micro < accumulate - 1)
-                    else contextlib.nullcontext()
-                )
-                with sync_ctx:
+                last = micro == accumulate - 1
+                with no_sync() if no_sync is not None and not last else contextlib.nullcontext():
                     with _autocast(dev, dtype):
-                        _, loss = _forward(model, loss_fn, x, y)
-                    scaled = loss / accumulate if accumulate > 1 else loss
-                    (scaler.scale(scaled) if scaler is not None else scaled).backward()
+                        _, loss = _forward(net, loss_fn, x, y)
+                    scaler.scale(loss / accumulate if accumulate > 1 else loss).backward()
                 window += loss.detach()
             window_n += accumulate
-            if scaler is not None:
-                if grad_clip is not None:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(params, grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                if grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(params, grad_clip)
-                optimizer.step()
+            if grad_clip is not None:
+                scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+                torch.nn.utils.clip_grad_norm_(params, grad_clip)
+            scaler.step(optimizer)  # optimizer.step(), skipped if float16 gradients overflowed
+            scaler.update()
             optimizer.zero_grad(set_to_none=True)
             if scheduler is not None:
                 scheduler.step()
@@ -705,15 +417,8 @@ def fit(
                 last_logged = step
                 emit("log")
             if val_data is not None and (step % eval_every == 0 or step == steps):
-                result = evaluate(
-                    model,
-                    val_data,
-                    loss_fn,
-                    eval_batches,
-                    metrics,
-                    dev,
-                    amp=None if dtype is None else amp,
-                )
+                evaluation = (val_data, loss_fn, eval_batches, metrics, dev)
+                result = evaluate(net, *evaluation, amp=None if dtype is None else amp)
                 history.val.append((step, result))
                 if result["loss"] < history.best_val_loss:
                     history.best_val_loss, history.best_step = result["loss"], step
@@ -736,131 +441,3 @@ def fit(
     emit("end")
     save()
     return history
-
-
-# --------------------------------------------------------------------------------------------
-# Callbacks
-
-
-class EarlyStopping:
-    """Stop when the validation loss has not improved for ``patience`` evaluations.
-
-    With ``restore_best=True`` the model gets the weights of its best evaluation back at the end.
-    """
-
-    def __init__(
-        self, model: nn.Module, patience: int = 3, min_delta: float = 0.0, restore_best: bool = True
-    ) -> None:
-        if patience < 1:
-            raise ValueError(f"patience must be >= 1, got {patience}")
-        self.model, self.patience, self.min_delta, self.restore_best = (
-            model,
-            patience,
-            min_delta,
-            restore_best,
-        )
-        self.best = math.inf
-        self.bad = 0
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self.stopped_at: int | None = None
-
-    def __call__(self, event: str, history: History, step: int) -> None:
-        if event == "eval":
-            loss = history.val[-1][1]["loss"]
-            if loss < self.best - self.min_delta:
-                self.best, self.bad = loss, 0
-                if self.restore_best:
-                    self.best_state = {
-                        k: v.detach().clone() for k, v in self.model.state_dict().items()
-                    }
-            else:
-                self.bad += 1
-                if self.bad >= self.patience:
-                    self.stopped_at = step
-                    self._restore()
-                    raise StopTraining
-        elif event == "end":
-            self._restore()
-
-    def _restore(self) -> None:
-        if self.restore_best and self.best_state is not None:
-            self.model.load_state_dict(self.best_state)
-
-
-def _in_kernel() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
-
-
-class LivePlot:
-    """Callback that redraws the train/val loss curves in a notebook while ``fit`` runs.
-
-    Redraws at most every ``every`` seconds (and once at the end) into one display handle, so a
-    notebook keeps a single figure output. Outside a notebook kernel it does nothing; if drawing
-    fails it switches itself off with a warning instead of stopping training.
-    """
-
-    def __init__(
-        self,
-        every: float = 2.0,
-        logy: bool = False,
-        figsize: tuple[float, float] = (6, 3.5),
-        title: str | None = None,
-    ) -> None:
-        self.every, self.logy, self.figsize, self.title = every, logy, figsize, title
-        self._handle: Any = None
-        self._last = -math.inf
-        self.enabled = _in_kernel()
-        self.draws = 0
-
-    def figure(self, history: History) -> Any:
-        """The loss figure for ``history`` (a matplotlib Figure, not attached to pyplot)."""
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=self.figsize)
-        ax = fig.add_subplot()
-        if history.train:
-            s, v = zip(*history.train)
-            ax.plot(s, v, label="train", lw=1.2)
-        if history.val:
-            s, v = history.metric("loss")
-            ax.plot(s, v, "o-", label="validation", ms=3)
-        ax.set_xlabel("step")
-        ax.set_ylabel("loss")
-        if self.logy:
-            ax.set_yscale("log")
-        ax.set_title(self.title or f"step {history.steps_done}")
-        if history.train or history.val:
-            ax.legend()
-        fig.tight_layout()
-        return fig
-
-    def __call__(self, event: str, history: History, step: int) -> None:
-        if not self.enabled or event not in ("log", "eval", "end"):
-            return
-        now = time.monotonic()
-        if event != "end" and now - self._last < self.every:
-            return
-        self._last = now
-        try:
-            import io
-
-            from IPython.display import Image, display
-
-            buf = io.BytesIO()
-            self.figure(history).savefig(buf, format="png", dpi=80)
-            image = Image(data=buf.getvalue(), format="png")
-            if self._handle is None:
-                self._handle = display(image, display_id=True)
-            else:
-                self._handle.update(image)
-            self.draws += 1
-        except Exception as e:  # a plot must never stop training
-            self.enabled = False
-            warnings.warn(
-                f"LivePlot switched off: {type(e).__name__}: {e}", RuntimeWarning, stacklevel=2
-            )

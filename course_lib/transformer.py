@@ -10,6 +10,7 @@ Shapes: B batch, T time (sequence length), C = n_embd, nh = n_head, hs = C // nh
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -17,8 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import MultiHeadAttention
+from .encoder_decoder import Seq2SeqTransformer  # chapter 11's model, listed here by the curriculum
+from .kv_cache import KVCache
 
-__all__ = ["GPT", "GPTConfig", "Seq2SeqTransformer", "adamw_param_groups"]
+__all__ = ["GPT", "GPTConfig", "Seq2SeqTransformer", "adamw_param_groups", "sample_next"]
 
 
 @dataclass
@@ -71,8 +74,8 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), is_causal=True)[0]  # (B, T, C): each token looks back
+    def forward(self, x: torch.Tensor, cache: Callable | None = None) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), is_causal=True, cache=cache)[0]  # (B, T, C): look back
         x = x + self.mlp(self.ln_2(x))  # (B, T, C): each token thinks on its own
         return x
 
@@ -87,8 +90,9 @@ def sample_next(
 
     Divide by ``temperature`` first, keep only the ``top_k`` largest logits if asked, then sample
     from the softmax. The one sampling rule of the course (plain, cached and exported generation).
+    It computes in float32: float16 logits divided by a small temperature would overflow to inf.
     """
-    logits = logits / temperature
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32)) / temperature
     if top_k is not None:
         kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]  # (B, 1)
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -96,8 +100,47 @@ def sample_next(
     return torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
 
 
+@torch.no_grad()
+def sample_tokens(
+    next_logits: Callable[[torch.Tensor], torch.Tensor],
+    idx: torch.Tensor,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+    vocab_size: int | None = None,
+) -> torch.Tensor:
+    """The generation loop: ``max_new_tokens`` times, append a token drawn from ``next_logits``.
+
+    ``next_logits(idx (B, T)) -> (B, V)`` gives the logits of the token after ``idx``;
+    ``GPT.generate`` and ``export.generate_exported`` pass their own. Returns ``(B, T + new)``.
+    """
+    if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.dtype != torch.long:
+        got = f"{idx.dtype} {tuple(idx.shape)}" if isinstance(idx, torch.Tensor) else type(idx)
+        raise TypeError(f"idx must be a (B, T) int64 tensor of token ids, got {got}")
+    if (
+        not isinstance(max_new_tokens, int)
+        or isinstance(max_new_tokens, bool)
+        or max_new_tokens < 0
+    ):
+        raise ValueError(f"max_new_tokens must be a non-negative int, got {max_new_tokens!r}")
+    if not (isinstance(temperature, (int, float)) and temperature > 0):
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    top = vocab_size or math.inf
+    if top_k is not None and (not isinstance(top_k, int) or not 1 <= top_k <= top):
+        most = f"1..vocab_size={vocab_size}" if vocab_size else ">= 1"
+        raise ValueError(f"top_k must be None or an int in {most}, got {top_k!r}")
+    for _ in range(max_new_tokens):
+        nxt = sample_next(next_logits(idx), temperature, top_k, generator)  # (B, 1)
+        idx = torch.cat((idx, nxt), dim=1)  # (B, T + 1)
+    return idx
+
+
 class GPT(nn.Module):
-    """A GPT language model: ``forward(idx (B, T), targets (B, T) | None) -> (logits (B, T, V), loss)``."""
+    """A GPT language model: ``forward(idx (B, T), targets (B, T) | None) -> (logits (B, T, V), loss)``.
+
+    ``forward(..., cache=KVCache(n_layer))`` continues from the cached tokens (chapter 12).
+    """
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
@@ -144,9 +187,8 @@ class GPT(nn.Module):
             )
         if idx.device.type == "cuda" and self.training:
             return  # reading the range back would stall the GPU every step; the embedding asserts
-        compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
-        if compiling():
-            return  # a data-dependent check would split a torch.compile / torch.export graph
+        if _capturing():
+            return  # reading values back would split a torch.compile / torch.export graph
         if idx.numel() > 0:
             lo, hi = torch.aminmax(idx)
             lo, hi = int(lo), int(hi)
@@ -160,16 +202,30 @@ class GPT(nn.Module):
                 )
 
     def forward(
-        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        cache: KVCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """idx ``(B, T)`` int64 -> logits ``(B, T, V)`` and, with targets ``(B, T)``, the mean
-        cross-entropy of predicting each next token (targets of -1 are ignored)."""
-        self._check_idx(idx, "idx")
+        cross-entropy of predicting each next token (targets of -1 are ignored).
+
+        With a ``cache`` (``course_lib.kv_cache.KVCache``) the tokens continue the ones already
+        in it: their positions start at ``cache.length``, and each layer attends over the cached
+        keys and values too, then appends its own (chapter 12).
+        """
+        start = 0 if cache is None else cache.length
+        self._check_idx(idx, "idx", check_length=cache is None)
         B, T = idx.shape
-        pos = torch.arange(T, dtype=torch.long, device=idx.device)  # (T,)
+        if cache is not None and start + T > self.config.block_size:
+            raise ValueError(
+                f"cache length {start} + {T} new tokens exceeds block_size="
+                f"{self.config.block_size}; start a new KVCache with the last tokens"
+            )
+        pos = torch.arange(start, start + T, dtype=torch.long, device=idx.device)  # (T,)
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C) + (T, C) -> (B, T, C)
-        for block in self.blocks:
-            x = block(x)  # (B, T, C)
+        for i, block in enumerate(self.blocks):
+            x = block(x, cache=None if cache is None else cache.layer(i))  # (B, T, C)
         x = self.ln_f(x)  # (B, T, C)
         logits = self.lm_head(x)  # (B, T, V)
         if targets is None:
@@ -196,32 +252,36 @@ class GPT(nn.Module):
         Each step feeds the last ``block_size`` tokens, divides the last position's logits by
         ``temperature`` (< 1: sharper, > 1: flatter), keeps only the ``top_k`` most likely tokens if
         asked, and samples from the softmax. Pass a seeded ``generator`` (or seed PyTorch) to
-        get the same text every time. ``use_cache=True`` keeps each layer's keys and values
-        (``course_lib.kv_cache``): the same tokens, much faster for long generations.
+        get the same text every time. ``use_cache=True`` keeps each layer's keys and values in a
+        ``KVCache``, so each step feeds only the newest token: the same tokens, much faster.
         """
-        if use_cache:
-            from .kv_cache import generate_cached
+        block = self.config.block_size
+        cache: KVCache | None = None
 
-            return generate_cached(self, idx, max_new_tokens, temperature, top_k, generator)
-        V = self.config.vocab_size
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be a non-negative int, got {max_new_tokens!r}")
-        if not (isinstance(temperature, (int, float)) and temperature > 0):
-            raise ValueError(f"temperature must be > 0, got {temperature!r}")
-        if top_k is not None and (not isinstance(top_k, int) or not 1 <= top_k <= V):
-            raise ValueError(f"top_k must be None or an int in 1..vocab_size={V}, got {top_k!r}")
+        def next_logits(idx: torch.Tensor) -> torch.Tensor:  # (B, T) -> (B, V)
+            nonlocal cache
+            if cache is not None and cache.length < block:  # the cache holds all but the newest
+                logits, _ = self(idx[:, -1:], cache=cache)
+            else:  # first step, no cache, or the window slid (positions renumber): whole window
+                cache = KVCache(len(self.blocks)) if use_cache else None
+                logits, _ = self(idx[:, -block:], cache=cache)
+            return logits[:, -1, :]
+
+        if isinstance(idx, torch.Tensor):
+            self._check_idx(idx, "idx", check_length=False)  # longer prompts are cropped
         was_training = self.training
         self.eval()
         try:
-            self._check_idx(idx, "idx", check_length=False)  # longer prompts are cropped below
-            for _ in range(max_new_tokens):
-                context = idx[:, -self.config.block_size :]  # (B, <= block_size)
-                logits, _ = self(context)  # (B, T, V)
-                nxt = sample_next(logits[:, -1, :], temperature, top_k, generator)  # (B, 1)
-                idx = torch.cat((idx, nxt), dim=1)  # (B, T + 1)
+            args = (max_new_tokens, temperature, top_k, generator, self.config.vocab_size)
+            return sample_tokens(next_logits, idx, *args)
         finally:
             self.train(was_training)
-        return idx
+
+
+def _capturing() -> bool:
+    """True while torch.compile, torch.export or TorchScript tracing records the model."""
+    compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
+    return compiling() or torch.jit.is_tracing()
 
 
 def adamw_param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -239,7 +299,3 @@ def adamw_param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
         {"params": decay, "weight_decay": weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
-
-
-# The encoder-decoder Transformer of chapter 11 lives in its own file; it is part of this contract.
-from .encoder_decoder import Seq2SeqTransformer  # noqa: E402

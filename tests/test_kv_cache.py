@@ -87,3 +87,34 @@ def test_generate_use_cache_flag_gives_the_same_tokens(device: torch.device) -> 
     assert torch.equal(
         model.generate(idx, 20, top_k=1, use_cache=True), model.generate(idx, 20, top_k=1)
     )
+
+
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_attention_with_a_cache_equals_causal_attention(need_weights: bool) -> None:
+    # the fused kernel (need_weights=False) and the explicit path get the same offset mask
+    from course_lib.attention import MultiHeadAttention
+
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(16, 4).eval()
+    x = torch.randn(2, 9, 16)
+    full = mha(x, is_causal=True)[0]
+    cache = KVCache(1)
+    parts = [
+        mha(x[:, a:b], is_causal=True, need_weights=need_weights, cache=cache.layer(0))[0]
+        for a, b in ((0, 4), (4, 7), (7, 8), (8, 9))
+    ]
+    torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=1e-5, rtol=1e-5)
+    assert cache.length == 9
+
+
+def test_gpt_forward_with_a_cache_continues_the_positions() -> None:
+    model = _gpt(torch.device("cpu")).eval()
+    idx = torch.randint(0, 23, (2, 10))
+    cache = KVCache(2)
+    with torch.no_grad():
+        first = model(idx[:, :6], cache=cache)[0]
+        rest = model(idx[:, 6:], cache=cache)[0]
+        full = model(idx)[0]
+    torch.testing.assert_close(torch.cat((first, rest), dim=1), full, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="exceeds block_size"):
+        model(idx, cache=cache)  # 10 cached + 10 new > block_size 16

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_lib import train
+from course_lib import callbacks, train
 from course_lib.train import (
     CheckpointError,
     EarlyStopping,
@@ -346,7 +346,7 @@ def test_progress_without_ipywidgets_in_a_kernel(monkeypatch):
         monkeypatch.delitem(sys.modules, mod, raising=False)
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
     monkeypatch.setattr(IPython, "get_ipython", lambda: FakeShell())
-    bar = train._Progress(True, total=10, initial=0)
+    bar = callbacks.Progress(True, total=10, initial=0)
     bar.update(5, loss="0.1")
     bar.close()
     model, opt, _ = setup()
@@ -355,7 +355,7 @@ def test_progress_without_ipywidgets_in_a_kernel(monkeypatch):
 
 def test_progress_without_tqdm_auto(monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
-    bar = train._Progress(True, total=3, initial=0)
+    bar = callbacks.Progress(True, total=3, initial=0)
     assert bar.bar is not None  # the plain tqdm bar
     bar.update(3)
     bar.close()
@@ -385,7 +385,7 @@ def test_liveplot_uses_one_display_handle(monkeypatch):
         return Handle()
 
     monkeypatch.setattr(IPython.display, "display", fake_display)
-    monkeypatch.setattr(train, "_in_kernel", lambda: True)
+    monkeypatch.setattr(callbacks, "_in_kernel", lambda: True)
     plot = LivePlot(every=0)
     model, opt, _ = setup()
     fit(model, opt, make_loader(), steps=9, val_data=val_loader(), callbacks=[plot], **COMMON)
@@ -394,7 +394,7 @@ def test_liveplot_uses_one_display_handle(monkeypatch):
 
 
 def test_liveplot_failure_switches_it_off(monkeypatch):
-    monkeypatch.setattr(train, "_in_kernel", lambda: True)
+    monkeypatch.setattr(callbacks, "_in_kernel", lambda: True)
     plot = LivePlot(every=0)
     monkeypatch.setattr(plot, "figure", lambda history: 1 / 0)
     model, opt, _ = setup()
@@ -422,3 +422,114 @@ def test_amp_on_cuda(amp, tmp_path):
     assert all(math.isfinite(v) for _, v in h.train)
     assert next(model.parameters()).device.type == "cuda"
     assert load_checkpoint(tmp_path / "amp.pt", make_model())["step"] == 12
+
+
+def test_numpy_values_in_extra_round_trip(tmp_path):
+    path = tmp_path / "np.pt"
+    extra = {
+        "acc": np.float64(0.75),
+        "n": np.int64(3),
+        "hist": np.arange(3.0),
+        "l": [np.float32(1)],
+    }
+    save_checkpoint(path, make_model(), extra=extra)
+    got = load_checkpoint(path, make_model())["extra"]
+    assert got["acc"] == 0.75 and type(got["acc"]) is float
+    assert got["n"] == 3 and type(got["n"]) is int
+    assert torch.equal(got["hist"], torch.arange(3.0, dtype=torch.float64))
+    assert got["l"] == [1.0]
+    with pytest.raises(TypeError, match=r"extra\['where'\] of type"):
+        save_checkpoint(path, make_model(), extra={"where": tmp_path})
+    assert load_checkpoint(path, make_model())["extra"]["acc"] == 0.75  # the good file is kept
+
+
+def test_intact_file_with_a_refused_type_is_not_called_corrupt(tmp_path):
+    path = tmp_path / "old.pt"  # written by hand (or an older version) with a NumPy scalar inside
+    save_checkpoint(path, make_model())
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["extra"] = {"acc": np.float64(0.75)}
+    torch.save(ckpt, path)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path, make_model())
+    message = str(info.value)
+    assert "intact" in message and "numpy" in message and "weights_only=False" in message
+    assert "corrupt" not in message and "elete" not in message
+
+
+def _noisy_batches(i):
+    """A batch function drawing from NumPy and Python's random, as augmentation code does."""
+    x = torch.tensor(np.random.rand(8, 4), dtype=torch.float32) + random.random()
+    return x, torch.zeros(8, dtype=torch.long)
+
+
+def test_evaluate_restores_every_generator_and_repeats_its_batches():
+    model = make_model()
+    np.random.seed(7)
+    random.seed(7)
+    torch.manual_seed(7)
+    want = (np.random.rand(), random.random(), torch.rand(1))
+    np.random.seed(7)
+    random.seed(7)
+    torch.manual_seed(7)
+    a = evaluate(model, _noisy_batches, F.cross_entropy, batches=3)
+    b = evaluate(model, _noisy_batches, F.cross_entropy, batches=3)
+    assert a == b
+    got = (np.random.rand(), random.random(), torch.rand(1))
+    assert want[:2] == got[:2] and torch.equal(want[2], got[2])
+
+
+def test_resume_restores_numpy_and_python_random(tmp_path):
+    def run(checkpoint, stop_at=None, seed=1):
+        np.random.seed(seed)
+        random.seed(seed)
+        torch.manual_seed(seed)
+        model = make_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+        def interrupt(event, history, step):
+            if stop_at is not None and event == "log" and step == stop_at:
+                raise KeyboardInterrupt
+
+        kw = dict(COMMON, eval_batches=2, callbacks=[interrupt])
+        fit(model, opt, _noisy_batches, steps=12, checkpoint=checkpoint, **kw)
+        return model
+
+    full = run(None)
+    ckpt = tmp_path / "noisy.pt"
+    run(ckpt, stop_at=6)
+    resumed = run(ckpt, seed=99)  # other global states before resuming: the checkpoint's win
+    assert same_params(full, resumed)
+
+
+def test_early_stopping_saves_the_best_checkpoint(tmp_path):
+    model, _, _ = setup()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    best = tmp_path / "best.pt"
+    stopper = EarlyStopping(model, patience=2, save_best=best)
+    kw = dict(COMMON, eval_every=4)
+    h = fit(model, opt, make_loader(), steps=400, val_data=val_loader(), callbacks=[stopper], **kw)
+    saved = load_checkpoint(best, make_model())
+    assert saved["step"] == h.best_step and stopper.stopped_at > h.best_step
+    fresh = make_model()
+    fresh.load_state_dict(saved["model"])
+    assert same_params(fresh, model)  # the best weights, restored in memory and on disk
+
+
+def test_compile_runs_the_batches_through_the_compiled_model(monkeypatch):
+    calls = []
+
+    class Compiled(nn.Module):  # stands in for torch.compile's wrapper: same weights
+        def __init__(self, inner):
+            super().__init__()
+            self._orig_mod = inner
+
+        def forward(self, x):
+            calls.append(self.training)
+            return self._orig_mod(x)
+
+    monkeypatch.setattr(torch, "compile", lambda model: Compiled(model))
+    model, opt, _ = setup()
+    before = [p.detach().clone() for p in model.parameters()]
+    fit(model, opt, make_loader(), steps=6, val_data=val_loader(), compile=True, **COMMON)
+    assert calls.count(True) == 6 and False in calls  # training steps, then evaluation
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))

@@ -4,7 +4,7 @@ Every loader works offline: when a download is impossible it falls back to data 
 generates itself, and says so.
 """
 
-from .chars import CharTokenizer, get_batch, train_val_split
+from .chars import CharTokenizer, get_batch, token_batch_fn, train_val_split
 from .download import ChecksumError, DataUnavailable, data_dirs, fetch, sha256_of
 from .shakespeare import generate_play, load_tiny_shakespeare
 from .points import *  # noqa: F403
@@ -22,5 +22,6 @@ __all__ = [
     "get_batch",
     "load_tiny_shakespeare",
     "sha256_of",
+    "token_batch_fn",
     "train_val_split",
 ]

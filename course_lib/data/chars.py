@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 
@@ -51,17 +53,48 @@ def get_batch(
     device: torch.device | str = "cpu",
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random windows of a 1-D token tensor: inputs ``(B, T)`` and targets shifted by one ``(B, T)``."""
+    """Random windows of a 1-D token tensor: inputs ``(B, T)`` and targets shifted by one ``(B, T)``.
+
+    Windows start at uniformly drawn offsets (from ``generator``, else PyTorch's global one, on
+    the device ``data`` lives on). When ``data`` already lives on ``device`` the windows are cut
+    there, so a GPU run needs no copy and no wait for the CPU; else they go to ``device``
+    (through pinned memory for CUDA, which lets the copy overlap with computing).
+    """
     if data.dim() != 1:
         raise ValueError(f"data must be 1-D token ids, got shape {tuple(data.shape)}")
     if len(data) <= block_size:
         raise ValueError(f"data has {len(data)} tokens, need more than block_size={block_size}")
-    ix = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
-    offsets = torch.arange(block_size + 1)
-    windows = data[ix[:, None] + offsets]  # (B, T+1)
+    device = torch.device(device)
+    on = data.device if generator is None else generator.device
+    ix = torch.randint(len(data) - block_size, (batch_size,), generator=generator, device=on)
+    offsets = torch.arange(block_size + 1, device=on)
+    windows = data[(ix[:, None] + offsets).to(data.device)]  # (B, T+1)
     x, y = windows[:, :-1], windows[:, 1:]
-    if torch.device(device).type == "cuda":
-        return x.pin_memory().to(device, non_blocking=True), y.pin_memory().to(
-            device, non_blocking=True
-        )
-    return x.to(device), y.to(device)
+    if windows.device.type == "cpu" and device.type == "cuda":
+        x, y = x.pin_memory(), y.pin_memory()
+    return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+
+def token_batch_fn(
+    data: torch.Tensor,
+    block_size: int,
+    batch_size: int,
+    device: torch.device | str = "cpu",
+    seed: int | None = None,
+) -> Callable[[int], tuple[torch.Tensor, torch.Tensor]]:
+    """The batch function ``i -> (x, y)`` that ``fit`` and ``evaluate`` take: ``get_batch`` windows.
+
+    ``seed=None`` draws from PyTorch's global generator (seed it for a reproducible run). With an
+    int ``seed``, batch ``i`` depends only on ``seed`` and ``i``: every process of a distributed
+    run (and a single-process run) draws the very same global batch.
+    """
+    if data.dim() != 1 or data.dtype != torch.long:
+        raise ValueError(f"data must be 1-D int64 token ids, got {tuple(data.shape)} {data.dtype}")
+    if len(data) <= block_size:
+        raise ValueError(f"data has {len(data)} tokens, need more than block_size={block_size}")
+
+    def batch(i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        g = None if seed is None else torch.Generator().manual_seed(seed * 1_000_003 + i)
+        return get_batch(data, block_size, batch_size, device, generator=g)
+
+    return batch
