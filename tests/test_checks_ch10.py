@@ -371,3 +371,27 @@ def test_train_step(checker_line):
 
     assert not checks.ex10_train_step(stub)
     assert "not done yet" in checker_line.line()
+
+
+def test_new_exercises_on_another_device(checker_line, monkeypatch) -> None:
+    """'meta' plays the GPU: a mask made without device= fails there with the device hint, and the
+    right answers (attention with device=x.device, the training step) pass."""
+    from course_lib.checks import _core
+
+    monkeypatch.setattr(_core, "learner_device", lambda: torch.device("meta"))
+
+    def cpu_mask(x, w_qkv, b_qkv, w_proj, b_proj, n_head):
+        T = x.shape[1]
+        return _attention(
+            x,
+            w_qkv,
+            b_qkv,
+            w_proj,
+            b_proj,
+            n_head,
+            allowed=lambda o: torch.ones(T, T).bool().tril(),
+        )
+
+    checker_line.fails(checks.ex10_causal_self_attention, cpu_mask, needles=("on meta", "device="))
+    checker_line.passes(checks.ex10_causal_self_attention, _attention)
+    checker_line.passes(checks.ex10_train_step, train_step)

@@ -386,3 +386,11 @@ def test_teacher_forcing_loss(checker_line) -> None:
         return _tf_loss()(model, src, tgt)
 
     checker_line.fails(checks.ex11_teacher_forcing_loss, under_no_grad, needles=("no gradient",))
+
+
+def test_teacher_forcing_loss_on_another_device(checker_line, monkeypatch) -> None:
+    """'meta' plays the GPU: the right answer passes there too (the model is copied to it)."""
+    from course_lib.checks import _core
+
+    monkeypatch.setattr(_core, "learner_device", lambda: torch.device("meta"))
+    checker_line.passes(checks.ex11_teacher_forcing_loss, _tf_loss())

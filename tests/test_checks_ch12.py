@@ -216,3 +216,12 @@ def test_distill_batch_wide_max(capsys) -> None:
     assert not checks.ex12_distill_loss(batch_max)
     line = _line(capsys)
     assert "own max" in line and "whole batch" in line
+
+
+def test_new_exercises_on_another_device(capsys, monkeypatch) -> None:
+    """'meta' plays the GPU: the right answers pass there too (the cases are run on it)."""
+    from course_lib.checks import _core
+
+    monkeypatch.setattr(_core, "learner_device", lambda: torch.device("meta"))
+    _passes(capsys, checks.ex12_kv_attention_step, _kv_step())
+    _passes(capsys, checks.ex12_grad_accumulation, _accumulate())
