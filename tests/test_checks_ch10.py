@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -250,3 +251,147 @@ def test_temperature_per_row_max(checker_line) -> None:
         return e / e.sum(-1, keepdim=True)
 
     checker_line.fails(checks.ex10_temperature_probs, batch_max, needles=("its own max",))
+
+
+# ---- causal self-attention ------------------------------------------------------------------
+def _attention(
+    x, w_qkv, b_qkv, w_proj, b_proj, n_head, *, scale=True, allowed=None, dim=-1, merge=True
+):
+    B, T, C = x.shape
+    hs = C // n_head
+    q, k, v = (x @ w_qkv.T + b_qkv).split(C, dim=2)
+    q, k, v = (t.view(B, T, n_head, hs).transpose(1, 2) for t in (q, k, v))
+    scores = q @ k.transpose(-2, -1)
+    if scale:
+        scores = scores / math.sqrt(hs)
+    ones = torch.ones(T, T, dtype=torch.bool, device=x.device)
+    allowed = ones.tril() if allowed is None else allowed(ones)
+    scores = scores.masked_fill(~allowed, float("-inf"))
+    y = torch.softmax(scores, dim=dim) @ v
+    y = y.transpose(1, 2).reshape(B, T, C) if merge else y.reshape(B, T, C)
+    return y @ w_proj.T + b_proj
+
+
+_ATTENTION_MISTAKES = {
+    "sqrt(head size)": dict(scale=False),
+    "LOWER triangle": dict(allowed=lambda o: o.triu()),
+    "one token ahead": dict(allowed=lambda o: o.tril(1)),
+    "keep the diagonal": dict(allowed=lambda o: o.tril(-1)),
+    "over the KEYS": dict(dim=-2),
+    "transpose(1, 2)": dict(merge=False),
+}
+
+
+def test_causal_self_attention(checker_line):
+    checker_line.passes(checks.ex10_causal_self_attention, _attention)
+    for needle, mistake in _ATTENTION_MISTAKES.items():
+        wrong = functools.partial(_attention, **mistake)
+        checker_line.fails(checks.ex10_causal_self_attention, wrong, needles=(needle,))
+    checker_line.fails(
+        checks.ex10_causal_self_attention,
+        lambda x, *a: torch.nn.functional.scaled_dot_product_attention(x, x, x, is_causal=True),
+        needles=("scaled_dot_product_attention",),
+    )
+    checker_line.not_done(checks.ex10_causal_self_attention)
+
+
+def test_causal_self_attention_in_place_breaks_backward(checker_line):
+    def in_place(x, w_qkv, b_qkv, w_proj, b_proj, n_head):
+        B, T, C = x.shape
+        hs = C // n_head
+        q, k, v = (x @ w_qkv.T + b_qkv).split(C, dim=2)
+        q, k, v = (t.view(B, T, n_head, hs).transpose(1, 2) for t in (q, k, v))
+        w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(hs), dim=-1)
+        w *= torch.ones(T, T).tril()  # masks after the softmax, in place: rows no longer sum to 1
+        w /= w.sum(-1, keepdim=True)
+        return (w @ v).transpose(1, 2).reshape(B, T, C) @ w_proj.T + b_proj
+
+    checker_line.fails(checks.ex10_causal_self_attention, in_place, needles=("in-place",))
+
+
+# ---- one training step ----------------------------------------------------------------------
+def train_step(model, optimizer, x, y, max_norm):
+    optimizer.zero_grad()
+    logits = model(x)
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    optimizer.step()
+    return loss.item()
+
+
+def _mean_ce(logits, y):
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+def _step(order, loss_fn=_mean_ce):
+    def step(model, optimizer, x, y, max_norm):
+        loss = None
+        for op in order:
+            if op == "zero":
+                optimizer.zero_grad()
+            elif op == "backward":
+                loss = loss_fn(model(x), y)
+                loss.backward()
+            elif op == "clip":
+                torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+            else:
+                optimizer.step()
+        return loss.item()
+
+    return step
+
+
+def test_train_step(checker_line):
+    checker_line.passes(checks.ex10_train_step, train_step)
+    checker_line.fails(
+        checks.ex10_train_step, _step(["backward", "clip", "step"]), needles=("zero_grad()",)
+    )
+    checker_line.fails(
+        checks.ex10_train_step,
+        _step(["zero", "backward", "step", "clip"]),
+        needles=("clipping after the step",),
+    )
+    checker_line.fails(
+        checks.ex10_train_step,
+        _step(["step", "zero", "backward", "clip"]),
+        needles=("before loss.backward()",),
+    )
+
+    def summed_over_time(logits, y):  # averages over B only, sums over T
+        return torch.nn.functional.cross_entropy(logits.transpose(1, 2), y, reduction="sum") / len(
+            y
+        )
+
+    wrong_reshape = _step(["zero", "backward", "clip", "step"], summed_over_time)
+    checker_line.fails(checks.ex10_train_step, wrong_reshape, needles=("all B*T positions",))
+
+    def stub(model, optimizer, x, y, max_norm):
+        raise NotImplementedError
+
+    assert not checks.ex10_train_step(stub)
+    assert "not done yet" in checker_line.line()
+
+
+def test_new_exercises_on_another_device(checker_line, monkeypatch) -> None:
+    """'meta' plays the GPU: a mask made without device= fails there with the device hint, and the
+    right answers (attention with device=x.device, the training step) pass."""
+    from course_lib.checks import _core
+
+    monkeypatch.setattr(_core, "learner_device", lambda: torch.device("meta"))
+
+    def cpu_mask(x, w_qkv, b_qkv, w_proj, b_proj, n_head):
+        T = x.shape[1]
+        return _attention(
+            x,
+            w_qkv,
+            b_qkv,
+            w_proj,
+            b_proj,
+            n_head,
+            allowed=lambda o: torch.ones(T, T).bool().tril(),
+        )
+
+    checker_line.fails(checks.ex10_causal_self_attention, cpu_mask, needles=("on meta", "device="))
+    checker_line.passes(checks.ex10_causal_self_attention, _attention)
+    checker_line.passes(checks.ex10_train_step, train_step)

@@ -340,3 +340,57 @@ def test_fix_nn_transformer_is_built_on_nn_transformer(checker_line) -> None:
             return self.inner(src, tgt)
 
     checker_line.fails(checks.ex11_fix_nn_transformer, OwnModel, needles=("no nn.Transformer",))
+
+
+# ---- teacher-forcing loss -------------------------------------------------------------------
+def _tf_loss(
+    dec_in=lambda t: t[:, :-1], labels=lambda t: t[:, 1:], ignore=lambda m: m.config.pad_id
+):
+    def teacher_forcing_loss(model, src, tgt):
+        memory, src_mask = model.encode(src)
+        logits, _ = model.decode(dec_in(tgt), memory, src_mask)
+        flat = logits.reshape(-1, logits.shape[-1])
+        loss = F.cross_entropy(flat, labels(tgt).reshape(-1), ignore_index=ignore(model))
+        return logits, loss
+
+    return teacher_forcing_loss
+
+
+def test_teacher_forcing_loss(checker_line) -> None:
+    checker_line.passes(checks.ex11_teacher_forcing_loss, _tf_loss())
+    checker_line.fails(
+        checks.ex11_teacher_forcing_loss,
+        lambda model, src, tgt: model(src, tgt),
+        needles=("model.encode(src)",),
+    )
+    checker_line.not_done(checks.ex11_teacher_forcing_loss)
+    no_shift = _tf_loss(dec_in=lambda t: t, labels=lambda t: t)
+    checker_line.fails(checks.ex11_teacher_forcing_loss, no_shift, needles=("tgt[:, :-1]",))
+    wrong_way = _tf_loss(dec_in=lambda t: t[:, 1:], labels=lambda t: t[:, :-1])
+    checker_line.fails(checks.ex11_teacher_forcing_loss, wrong_way, needles=("fed tgt[:, 1:]",))
+    pad_counts = _tf_loss(ignore=lambda m: -100)
+    checker_line.fails(checks.ex11_teacher_forcing_loss, pad_counts, needles=("ignore_index",))
+    pad_zero = _tf_loss(ignore=lambda m: 0)
+    checker_line.fails(checks.ex11_teacher_forcing_loss, pad_zero, needles=("not 0",))
+    copies = _tf_loss(labels=lambda t: t[:, :-1])
+    checker_line.fails(checks.ex11_teacher_forcing_loss, copies, needles=("decoder input itself",))
+
+    def item(model, src, tgt):
+        logits, loss = _tf_loss()(model, src, tgt)
+        return logits, loss.item()
+
+    checker_line.fails(checks.ex11_teacher_forcing_loss, item, needles=("without .item()",))
+
+    @torch.no_grad()
+    def under_no_grad(model, src, tgt):
+        return _tf_loss()(model, src, tgt)
+
+    checker_line.fails(checks.ex11_teacher_forcing_loss, under_no_grad, needles=("no gradient",))
+
+
+def test_teacher_forcing_loss_on_another_device(checker_line, monkeypatch) -> None:
+    """'meta' plays the GPU: the right answer passes there too (the model is copied to it)."""
+    from course_lib.checks import _core
+
+    monkeypatch.setattr(_core, "learner_device", lambda: torch.device("meta"))
+    checker_line.passes(checks.ex11_teacher_forcing_loss, _tf_loss())

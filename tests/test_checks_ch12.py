@@ -41,33 +41,45 @@ def _is_todo(capsys, check) -> None:
     assert _line(capsys).startswith(TODO)
 
 
-# ---- KV append ------------------------------------------------------------------------------
-def test_kv_append(capsys) -> None:
-    _passes(capsys, checks.ex12_kv_append, append_kv)
+# ---- KV-cache attention step ---------------------------------------------------------------
+def _kv_step(cat=lambda past, new: torch.cat((past, new), dim=-2), scale=True, attend_new=True):
+    def step(q, k, v, past_k, past_v):
+        k_all = k if past_k is None else cat(past_k, k)
+        v_all = v if past_v is None else cat(past_v, v)
+        keys, values = (k_all, v_all) if attend_new or past_k is None else (past_k, past_v)
+        scores = q @ keys.transpose(-2, -1) / (q.shape[-1] ** 0.5 if scale else 1.0)
+        return torch.softmax(scores, dim=-1) @ values, k_all, v_all
 
-    def manual(pk, pv, k, v):
-        if pk is None:
-            return k, v
-        return torch.cat([pk, k], dim=2), torch.cat([pv, v], dim=2)
+    return step
 
-    _passes(capsys, checks.ex12_kv_append, manual)
-    _is_todo(capsys, checks.ex12_kv_append)
 
-    def wrong_dim(pk, pv, k, v):
-        return (k, v) if pk is None else (torch.cat((pk, k), 1), torch.cat((pv, v), 1))
+def test_kv_attention_step(capsys) -> None:
+    _passes(capsys, checks.ex12_kv_attention_step, _kv_step())
 
-    _fails(capsys, checks.ex12_kv_append, wrong_dim, "dim=-2")
+    def library(q, k, v, past_k, past_v):
+        k_all, v_all = append_kv(past_k, past_v, k, v)
+        return torch.nn.functional.scaled_dot_product_attention(q, k_all, v_all), k_all, v_all
 
-    def new_first(pk, pv, k, v):
-        return (k, v) if pk is None else (torch.cat((k, pk), -2), torch.cat((v, pv), -2))
+    _passes(capsys, checks.ex12_kv_attention_step, library)
+    _is_todo(capsys, checks.ex12_kv_attention_step)
+    new_first = _kv_step(cat=lambda past, new: torch.cat((new, past), dim=-2))
+    _fails(capsys, checks.ex12_kv_attention_step, new_first, "old positions first")
+    wrong_dim = _kv_step(cat=lambda past, new: torch.cat((past, new), dim=1))
+    _fails(capsys, checks.ex12_kv_attention_step, wrong_dim, "dim=-2")
+    _fails(capsys, checks.ex12_kv_attention_step, _kv_step(scale=False), "sqrt(hs)")
+    _fails(capsys, checks.ex12_kv_attention_step, _kv_step(attend_new=False), "attend to itself")
 
-    _fails(capsys, checks.ex12_kv_append, new_first, "old positions first")
-    _fails(capsys, checks.ex12_kv_append, lambda pk, pv, k, v: (k, v), "keep the cached")
+    def top_left_causal(q, k, v, past_k, past_v):  # the fused kernel's is_causal with 1 query
+        k_all, v_all = append_kv(past_k, past_v, k, v)
+        out = torch.nn.functional.scaled_dot_product_attention(q, k_all, v_all, is_causal=True)
+        return out, k_all, v_all
 
-    def crashes_on_none(pk, pv, k, v):
-        return torch.cat((pk, k), -2), torch.cat((pv, v), -2)
+    _fails(capsys, checks.ex12_kv_attention_step, top_left_causal, "sees only the first key")
 
-    _fails(capsys, checks.ex12_kv_append, crashes_on_none, "raised TypeError")
+    def crashes_on_none(q, k, v, past_k, past_v):
+        return _kv_step()(q, k, v, past_k, past_v)[0], torch.cat((past_k, k), -2), None
+
+    _fails(capsys, checks.ex12_kv_attention_step, crashes_on_none, "raised TypeError")
 
 
 # ---- loss scale -----------------------------------------------------------------------------
@@ -106,13 +118,30 @@ def test_attention_memory(capsys) -> None:
     )
 
 
-# ---- effective batch ------------------------------------------------------------------------
-def test_effective_batch(capsys) -> None:
-    _passes(capsys, checks.ex12_effective_batch, lambda b, w, a: b * w * a)
-    _is_todo(capsys, checks.ex12_effective_batch)
-    _fails(capsys, checks.ex12_effective_batch, lambda b, w, a: b * a, "number of processes")
-    _fails(capsys, checks.ex12_effective_batch, lambda b, w, a: b * w, "accumulate")
-    _fails(capsys, checks.ex12_effective_batch, lambda b, w, a: b, "number of processes")
+# ---- gradient accumulation ----------------------------------------------------------------
+def _accumulate(divide=True, zero_between=False, micro=True):
+    def accumulate_gradients(model, loss_fn, x, y, k):
+        for xb, yb in zip(x.chunk(k), y.chunk(k)) if micro else [(x, y)] * k:
+            if zero_between:
+                model.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            (loss / k if divide else loss).backward()
+
+    return accumulate_gradients
+
+
+def test_grad_accumulation(capsys) -> None:
+    _passes(capsys, checks.ex12_grad_accumulation, _accumulate())
+    _is_todo(capsys, checks.ex12_grad_accumulation)
+    _fails(capsys, checks.ex12_grad_accumulation, _accumulate(divide=False), "k times too large")
+    _fails(capsys, checks.ex12_grad_accumulation, _accumulate(zero_between=True), "do not zero")
+    _fails(capsys, checks.ex12_grad_accumulation, _accumulate(micro=False), "x.chunk(k)")
+
+    def steps_too(model, loss_fn, x, y, k):
+        _accumulate()(model, loss_fn, x, y, k)
+        torch.optim.SGD(model.parameters(), lr=0.1).step()
+
+    _fails(capsys, checks.ex12_grad_accumulation, steps_too, "no optimizer step")
 
 
 # ---- distillation ---------------------------------------------------------------------------
@@ -187,3 +216,12 @@ def test_distill_batch_wide_max(capsys) -> None:
     assert not checks.ex12_distill_loss(batch_max)
     line = _line(capsys)
     assert "own max" in line and "whole batch" in line
+
+
+def test_new_exercises_on_another_device(capsys, monkeypatch) -> None:
+    """'meta' plays the GPU: the right answers pass there too (the cases are run on it)."""
+    from course_lib.checks import _core
+
+    monkeypatch.setattr(_core, "learner_device", lambda: torch.device("meta"))
+    _passes(capsys, checks.ex12_kv_attention_step, _kv_step())
+    _passes(capsys, checks.ex12_grad_accumulation, _accumulate())

@@ -1,19 +1,25 @@
-"""Checkers for workbook 10: sampling (temperature, top-k), the pre-LN block, GPT sizes, generate."""
+"""Checkers for workbook 10: sampling (temperature, top-k), causal self-attention, the pre-LN block,
+GPT sizes, one training step, generate."""
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from ..attention import MultiHeadAttention
 from ..transformer import GPT, GPTConfig
 from ._core import CaseFailed, Check, checker, only_low_slices_fail
 
 __all__ = [
     "ex10_block_forward",
+    "ex10_causal_self_attention",
+    "ex10_train_step",
     "ex10_generate",
     "ex10_loss_at_init",
     "ex10_param_count",
@@ -395,3 +401,219 @@ def ex10_generate(c: Check, generate: Callable[..., Any]) -> str:
         hint="sample with torch.multinomial(probs, 1) instead of taking the arg-max",
     )
     return f"{c.cases} checks: greedy past block_size, top-k, sampling"
+
+
+# ----------------------------------------------------------------------------- causal self-attention
+
+
+def _mha_reference(
+    x: torch.Tensor,
+    w_qkv: torch.Tensor,
+    b_qkv: torch.Tensor,
+    w_proj: torch.Tensor,
+    b_proj: torch.Tensor,
+    n_head: int,
+) -> torch.Tensor:
+    """course_lib's MultiHeadAttention (causal) run with these weights: ``(B, T, C)``."""
+    mha = MultiHeadAttention(x.shape[-1], n_head).to(x.device, x.dtype)
+    weights = {"qkv.weight": w_qkv, "qkv.bias": b_qkv, "proj.weight": w_proj, "proj.bias": b_proj}
+    return torch.func.functional_call(mha, weights, (x,), {"is_causal": True})[0]
+
+
+def _attention_variant(args: tuple[Any, ...], mistake: str) -> torch.Tensor:
+    """Causal self-attention of ``args`` (as the learner gets them) with one usual ``mistake``."""
+    x, w_qkv, b_qkv, w_proj, b_proj, n_head = args
+    B, T, C = x.shape
+    hs = C // n_head
+    q, k, v = (
+        t.view(B, T, n_head, hs).transpose(1, 2) for t in F.linear(x, w_qkv, b_qkv).split(C, 2)
+    )
+    scores = q @ k.transpose(-2, -1) * (1.0 if mistake == "no scale" else hs**-0.5)
+    ones = torch.ones(T, T, dtype=torch.bool)
+    allowed = {"upper": ones.triu(), "next token": ones.tril(1), "no mask": ones}.get(mistake)
+    scores = scores.masked_fill(~(ones.tril() if allowed is None else allowed), float("-inf"))
+    weights = torch.softmax(scores, dim=-2 if mistake == "softmax dim" else -1)
+    y = weights @ v  # (B, H, T, hs)
+    y = y.reshape(B, T, C) if mistake == "merge" else y.transpose(1, 2).reshape(B, T, C)
+    return F.linear(y, w_proj, b_proj)
+
+
+_ATTENTION_HINTS = {
+    "no scale": "divide the scores q @ k^T by sqrt(head size) (C // n_head), not sqrt(C) or nothing",
+    "upper": "the mask is flipped: query t may see keys 0..t, the LOWER triangle "
+    "(torch.tril), and the keys after t get -inf",
+    "next token": "the mask lets each position see one token ahead: keep torch.tril(..., "
+    "diagonal=0), so key j is allowed only when j <= t",
+    "no mask": "the causal mask is missing: set the scores of keys after the query to -inf "
+    "before the softmax",
+    "softmax dim": "take the softmax over the KEYS, the last dim (dim=-1): each query's "
+    "weights sum to 1",
+    "merge": "merge the heads back with y.transpose(1, 2).reshape(B, T, C): a plain reshape "
+    "of (B, H, T, hs) mixes positions and heads",
+}
+
+
+@checker
+def ex10_causal_self_attention(c: Check, causal_self_attention: Callable[..., Any]) -> str:
+    """``causal_self_attention(x, w_qkv, b_qkv, w_proj, b_proj, n_head)``: ``(B, T, C) -> (B, T, C)``.
+
+    Compared with ``course_lib.attention.MultiHeadAttention`` holding the same weights, values
+    and gradients; the fused kernel ``F.scaled_dot_product_attention`` is switched off.
+    """
+    g = torch.Generator().manual_seed(1010)
+    cases = [
+        ("x (2, 5, 8), 2 heads", (2, 5, 8), 2),
+        ("x (1, 7, 12), 3 heads", (1, 7, 12), 3),
+        ("x (3, 1, 4), one token, 1 head", (3, 1, 4), 1),
+        ("x (2, 6, 16), 4 heads", (2, 6, 16), 4),
+    ]
+    rule = (
+        "write the attention yourself (q @ k^T, mask, softmax, @ v): the fused "
+        "F.scaled_dot_product_attention is what this exercise rebuilds"
+    )
+    with c.forbidding(["torch.nn.functional.scaled_dot_product_attention"], rule):
+        for name, (B, T, C), H in cases:
+            x = torch.randn(B, T, C, generator=g)
+            w_qkv = torch.randn(3 * C, C, generator=g) / math.sqrt(C)
+            b_qkv = 0.1 * torch.randn(3 * C, generator=g)
+            w_proj = torch.randn(C, C, generator=g) / math.sqrt(C)
+            b_proj = 0.1 * torch.randn(C, generator=g)
+            args = (x, w_qkv, b_qkv, w_proj, b_proj, H)
+            with torch.no_grad():
+                want = _mha_reference(*args)
+            got = c.call(causal_self_attention, *args, case=name)
+            hint = "compare each step with the statement: qkv split, heads, scale, mask, softmax, merge"
+            if isinstance(got, torch.Tensor) and got.shape == want.shape:
+                finite = torch.isfinite(got.detach())
+                if not finite.all() and finite[:, 1:].all():
+                    hint = (
+                        "the first position gets nan: its only allowed key is itself, so keep "
+                        "the diagonal (torch.tril(..., diagonal=0)); mask only keys j > t"
+                    )
+                else:
+                    for mistake, text in _ATTENTION_HINTS.items():
+                        with torch.no_grad():
+                            wrong = _attention_variant(args, mistake)
+                        if not torch.allclose(wrong, want, atol=1e-5) and torch.allclose(
+                            got.detach().float(), wrong, atol=1e-5
+                        ):
+                            hint = text
+                            break
+            elif isinstance(got, torch.Tensor):
+                hint = "return (B, T, C): merge the heads and apply the output projection"
+            c.close(got, want, case=name, hint=hint, atol=1e-5)
+            c.gradients(causal_self_attention, _mha_reference, *args, case=name)
+    return f"{c.cases} checks against MultiHeadAttention, values and gradients"
+
+
+# ----------------------------------------------------------------------------- one training step
+
+
+class _TinyLM(nn.Module):
+    """A stand-in language model: ``idx (B, T)`` -> logits ``(B, T, V)``."""
+
+    def __init__(self, vocab: int, width: int, seed: int) -> None:
+        super().__init__()
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            self.emb = nn.Embedding(vocab, width)
+            self.head = nn.Linear(width, vocab)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.tanh(self.emb(idx)))
+
+
+def _stale_grads(model: nn.Module) -> None:
+    """Leave gradients from an earlier batch in ``.grad``, as a training loop does."""
+    g = torch.Generator().manual_seed(7)
+    for p in model.parameters():
+        p.grad = 3 * torch.randn(p.shape, generator=g)
+
+
+def _simulate_step(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, max_norm: float, mistake: str
+) -> tuple[list[torch.Tensor], float]:
+    """One SGD step on a copy of ``model``, right or with one usual ``mistake``: (params, loss)."""
+    m = copy.deepcopy(model)
+    _stale_grads(m)
+    opt = torch.optim.SGD(m.parameters(), lr=lr)
+    if mistake == "step first":
+        opt.step()
+    if mistake != "no zero_grad":
+        opt.zero_grad()
+    logits = m(x)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    loss.backward()
+    if mistake != "no clip":
+        nn.utils.clip_grad_norm_(m.parameters(), max_norm)
+    if mistake != "step first":
+        opt.step()
+    return [p.detach().clone() for p in m.parameters()], loss.item()
+
+
+_STEP_HINTS = {
+    "no zero_grad": "the gradients of the previous batch were added to this one: call "
+    "optimizer.zero_grad() before loss.backward()",
+    "no clip": "the gradient was not clipped before the step: call "
+    "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm) between loss.backward() and "
+    "optimizer.step() (clipping after the step changes nothing this step)",
+    "step first": "optimizer.step() ran before loss.backward(), with old or no gradients: the "
+    "order is zero_grad, forward, loss, backward, clip, step",
+}
+
+
+@checker
+def ex10_train_step(c: Check, train_step: Callable[..., Any]) -> str:
+    """``train_step(model, optimizer, x, y, max_norm) -> float``: one clipped optimizer step.
+
+    ``model(x (B, T))`` gives logits ``(B, T, V)``; the loss is the mean cross-entropy over the
+    B * T positions. Stale gradients are left in ``.grad`` first, as after an earlier step.
+    """
+    lr, max_norm = 0.5, 0.3
+    cases = [("batch (4, 6), vocabulary 11", 4, 6, 11), ("batch (1, 9), vocabulary 5", 1, 9, 5)]
+    for name, B, T, V in cases:
+        g = torch.Generator().manual_seed(B * 10 + T)
+        x = torch.randint(0, V, (B, T), generator=g)
+        y = torch.randint(0, V, (B, T), generator=g)
+        model = _TinyLM(V, 8, seed=T)
+        _stale_grads(model)
+        want, want_loss = _simulate_step(model, x, y, lr, max_norm, "right")
+        wrongs = {m: _simulate_step(model, x, y, lr, max_norm, m)[0] for m in _STEP_HINTS}
+        before = [p.detach().clone() for p in model.parameters()]
+        opt = torch.optim.SGD(model.parameters(), lr=lr)
+        got_loss = c.call(train_step, model, opt, x, y, max_norm, case=name, on_device=False)
+        got = [p.detach() for p in model.parameters()]
+        if all(torch.equal(a, b) for a, b in zip(got, before)):
+            raise CaseFailed(
+                name,
+                "the parameters did not change",
+                "call optimizer.step() after loss.backward() (and clipping)",
+            )
+        for mistake, text in _STEP_HINTS.items():
+            c.expect(
+                not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(got, wrongs[mistake])),
+                case=f"{name}: the parameters after the step",
+                problem="they match a step with one of the usual mistakes",
+                hint=text,
+            )
+        c.close(
+            got_loss,
+            want_loss,
+            case=f"{name}: the returned loss",
+            hint="return loss.item(), the mean cross-entropy over all B*T positions: "
+            "F.cross_entropy(logits.reshape(-1, V), y.reshape(-1)), computed before the step",
+            atol=1e-5,
+        )
+        hint = "the order is zero_grad, forward, loss, backward, clip_grad_norm_, step"
+        for i, (a, b) in enumerate(zip(got, want)):
+            c.close(a, b, case=f"{name}: parameter {i} after the step", hint=hint, atol=1e-6)
+        c.on_device(
+            lambda m, x_, y_: train_step(
+                m, torch.optim.SGD(m.parameters(), lr=lr), x_, y_, max_norm
+            ),
+            _TinyLM(V, 8, seed=T),
+            x,
+            y,
+            case=name,
+        )
+    return f"{c.cases} checks: loss, zero_grad, clipping and step order"

@@ -24,6 +24,7 @@ __all__ = [
     "ex11_padding_mask",
     "ex11_predict_decoder_mask",
     "ex11_shift_targets",
+    "ex11_teacher_forcing_loss",
 ]
 
 PAD, BOS, EOS = 0, 1, 2
@@ -607,3 +608,112 @@ def ex11_fix_nn_transformer(c: Check, model_class: Any) -> str:
         warnings.filterwarnings("ignore", message=".*nested tensor.*")
         c.on_device(model, src, tgt, case="shapes (B=3, S=6, T=7)")
     return "shift, batch_first, causal mask, positions in src and tgt, padding, backward"
+
+
+def _tf_model(pad_id: int, seed: int) -> Seq2SeqTransformer:
+    """A small untrained encoder-decoder without dropout, ids 0..11 with ``pad_id`` for <pad>."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        cfg = Seq2SeqConfig(
+            vocab_size=12, max_src_len=10, max_tgt_len=10, d_model=16, n_heads=2,
+            n_enc_layers=1, n_dec_layers=1, d_ff=32, dropout=0.0, pad_id=pad_id, bos_id=1, eos_id=2,
+        )  # fmt: skip
+        return Seq2SeqTransformer(cfg).eval()
+
+
+def _tf_batch(pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sources and ``<bos> y <eos> <pad>..`` targets of different lengths, padded with ``pad``."""
+    src = torch.tensor([[4, 6, 7, 8, 9], [10, 4, 6, pad, pad], [7, pad, pad, pad, pad]])
+    tgt = torch.tensor([[1, 9, 8, 7, 2, pad], [1, 4, 2, pad, pad, pad], [1, 6, 6, 10, 11, 2]])
+    return src, tgt
+
+
+@checker
+def ex11_teacher_forcing_loss(c: Check, teacher_forcing_loss: Any) -> str:
+    """``teacher_forcing_loss(model, src, tgt) -> (logits (B, T-1, V), loss)`` with encode/decode.
+
+    Compared with ``Seq2SeqTransformer.forward`` (the same model), whose loss is the mean
+    cross-entropy of the shifted labels over non-<pad> positions.
+    """
+    for pad, case in ((PAD, "<pad> = 0"), (5, "a vocabulary whose <pad> is 5")):
+        model = _tf_model(pad, seed=11)
+        src, tgt = _tf_batch(pad)
+        case = f"3 sources and targets of different lengths, {case}"
+        with torch.no_grad():
+            want_logits, want_loss = model(src, tgt)
+        whole: list[bool] = []  # calls of model(src, tgt), the reference itself
+        handle = model.register_forward_pre_hook(lambda *_, whole=whole: whole.append(True))
+        try:
+            got = c.call(teacher_forcing_loss, model, src, tgt, case=case)
+        finally:
+            handle.remove()
+        c.expect(
+            not whole,
+            case=case,
+            problem="your code called model(src, tgt), the reference this exercise rebuilds",
+            hint="build the loss from model.encode(src) and model.decode(dec_in, memory, src_mask)",
+        )
+        c.expect(
+            isinstance(got, (tuple, list)) and len(got) == 2,
+            case=case,
+            problem=f"expected (logits, loss), got {type(got).__name__}",
+            hint="return the decoder's logits and the loss: return logits, loss",
+        )
+        logits, loss = got
+        logits = _tensor(c, logits, case, "the logits are what model.decode returns first")
+        B, T = tgt.shape
+        if tuple(logits.shape) == (B, T, want_logits.shape[-1]):
+            raise CaseFailed(
+                case,
+                f"the logits have shape {tuple(logits.shape)}, one position too many",
+                "the decoder reads everything but the last token, tgt[:, :-1] (it starts with "
+                "<bos>), and predicts tgt[:, 1:]",
+            )
+        with torch.no_grad():
+            memory, src_mask = model.encode(src)
+            backwards = model.decode(tgt[:, 1:], memory, src_mask)[0]
+        shifted_wrong_way = tuple(logits.shape) == tuple(backwards.shape) and torch.allclose(
+            logits.detach(), backwards, atol=1e-5
+        )
+        c.expect(
+            not shifted_wrong_way,
+            case=case,
+            problem="the decoder was fed tgt[:, 1:]",
+            hint="feed the decoder tgt[:, :-1] (<bos> first) and use tgt[:, 1:] as the labels",
+        )
+        c.close(
+            logits,
+            want_logits,
+            case=f"{case}: the logits",
+            hint="memory, src_mask = model.encode(src); logits, _ = model.decode(tgt[:, :-1], "
+            "memory, src_mask)",
+            atol=1e-5,
+        )
+        flat = want_logits.reshape(-1, want_logits.shape[-1])
+        known = {
+            "the <pad> labels count in your loss: pass ignore_index=model.config.pad_id to "
+            "F.cross_entropy (the model's pad id, not 0)": F.cross_entropy(
+                flat, tgt[:, 1:].reshape(-1)
+            ),
+            "the labels are the decoder input itself: use tgt[:, 1:], the targets shifted by one, "
+            "so position t predicts token t + 1": F.cross_entropy(
+                flat, tgt[:, :-1].reshape(-1), ignore_index=pad
+            ),
+        }
+        hint = (
+            "F.cross_entropy(logits.reshape(-1, V), tgt[:, 1:].reshape(-1), "
+            "ignore_index=model.config.pad_id)"
+        )
+        if isinstance(loss, torch.Tensor) and loss.numel() == 1:
+            for text, wrong in known.items():
+                if math.isclose(float(loss), float(wrong), rel_tol=1e-5, abs_tol=1e-6):
+                    hint = text
+                    break
+        c.close(loss, want_loss, case=f"{case}: the loss", hint=hint, atol=1e-5)
+        c.expect(
+            isinstance(loss, torch.Tensor) and loss.requires_grad,
+            case=f"{case}: the loss",
+            problem="no gradient can flow through your loss",
+            hint="return the loss tensor itself (not loss.item()), computed without torch.no_grad()",
+        )
+    return f"{c.cases} checks against Seq2SeqTransformer.forward"

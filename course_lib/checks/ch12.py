@@ -1,4 +1,5 @@
-"""Checkers for workbook 12: the KV-cache append, loss scaling, attention memory, DDP batch, distillation."""
+"""Checkers for workbook 12: a KV-cache attention step, loss scaling, attention memory, gradient
+accumulation, distillation."""
 
 from __future__ import annotations
 
@@ -7,77 +8,126 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from ..attention import scaled_dot_product_attention
 from ..compress import distillation_loss
-from ..distributed import effective_batch_size
 from ..kv_cache import append_kv
 from ._core import CaseFailed, Check, checker
 
 __all__ = [
     "ex12_attention_memory",
     "ex12_distill_loss",
-    "ex12_effective_batch",
-    "ex12_kv_append",
+    "ex12_grad_accumulation",
+    "ex12_kv_attention_step",
     "ex12_loss_scale",
 ]
 
 
-def _pair(c: Check, got: Any, case: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _triple(c: Check, got: Any, case: str) -> tuple[Any, Any, Any]:
     c.expect(
-        isinstance(got, (tuple, list)) and len(got) == 2,
+        isinstance(got, (tuple, list)) and len(got) == 3,
         case=case,
-        problem=f"expected a pair (keys, values), got {type(got).__name__}",
-        hint="return k_all, v_all",
+        problem=f"expected (out, k_all, v_all), got {type(got).__name__}",
+        hint="return the attention output and the grown cache: out, k_all, v_all",
     )
-    return got[0], got[1]
+    return got[0], got[1], got[2]
+
+
+def _kv_reference(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    past_k: torch.Tensor | None,
+    past_v: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The cached step: course_lib's append, then the newest query over every key (no mask)."""
+    k_all, v_all = append_kv(past_k, past_v, k, v)
+    return scaled_dot_product_attention(q, k_all, v_all)[0], k_all, v_all
+
+
+def _check_cache(
+    c: Check,
+    got: Any,
+    want: torch.Tensor,
+    past: torch.Tensor | None,
+    new: torch.Tensor,
+    name: str,
+    case: str,
+) -> None:
+    """The learner's grown cache of keys or values: old positions first, then the new one."""
+    if isinstance(got, torch.Tensor) and past is not None:
+        if got.shape == new.shape:
+            raise CaseFailed(
+                case,
+                f"the {name} returned are only the new one",
+                "keep the cached ones too: torch.cat((past, new), dim=-2)",
+            )
+        if got.shape == want.shape and torch.equal(got.detach(), torch.cat((new, past), -2)):
+            raise CaseFailed(
+                case,
+                f"the new {name} come first",
+                "old positions first, then the new one: torch.cat((past, new), dim=-2)",
+            )
+    c.close(
+        got,
+        want,
+        case=f"{case}: the returned {name}",
+        hint="concatenate along the time dim, dim=-2 of (B, H, T, hs); with no cache yet "
+        "(None) the new one is the whole cache",
+    )
 
 
 @checker
-def ex12_kv_append(c: Check, kv_append: Callable[..., Any]) -> str:
-    g = torch.Generator().manual_seed(0)
-    k1, v1 = torch.randn(2, 3, 1, 4, generator=g), torch.randn(2, 3, 1, 4, generator=g)
-    case = "empty cache (past_k = past_v = None), one new token"
-    k, v = _pair(c, c.call(kv_append, None, None, k1, v1, case=case), case)
-    c.close(k, k1, case=case, hint="with no cache yet, the new keys are the whole cache")
-    c.close(v, v1, case=case, hint="with no cache yet, the new values are the whole cache")
-    pk, pv = torch.randn(2, 3, 5, 4, generator=g), torch.randn(2, 3, 5, 4, generator=g)
-    for new_len in (1, 2):
-        kn, vn = (
-            torch.randn(2, 3, new_len, 4, generator=g),
-            torch.randn(2, 3, new_len, 4, generator=g),
-        )
-        case = f"cache of 5 positions + {new_len} new (B=2, H=3, hs=4)"
+def ex12_kv_attention_step(c: Check, kv_attention_step: Callable[..., Any]) -> str:
+    """``kv_attention_step(q, k, v, past_k, past_v) -> (out, k_all, v_all)`` for one new token.
+
+    Compared with the full causal pass over the whole sequence at its last position.
+    """
+    g = torch.Generator().manual_seed(12)
+    B, H, hs = 2, 3, 4
+    for S in (0, 5, 9):
+        case = "empty cache (None), the first token" if S == 0 else f"{S} cached positions + 1 new"
+        q_all, k_all, v_all = (torch.randn(B, H, S + 1, hs, generator=g) for _ in range(3))
+        full = scaled_dot_product_attention(q_all, k_all, v_all, is_causal=True)[0]  # (B, H, T, hs)
+        q, k, v = q_all[..., -1:, :], k_all[..., -1:, :], v_all[..., -1:, :]
+        past_k, past_v = (None, None) if S == 0 else (k_all[..., :-1, :], v_all[..., :-1, :])
+        args = (q, k, v, past_k, past_v)
         try:
-            got = _pair(c, c.call(kv_append, pk, pv, kn, vn, case=case), case)
+            out, got_k, got_v = _triple(c, c.call(kv_attention_step, *args, case=case), case)
         except CaseFailed as e:
             if "must match" in e.problem:  # torch.cat along a dim where the sizes differ
                 e.hint = "concatenate along the time dim, dim=-2 of (B, H, T, hs)"
             raise
-        want = append_kv(pk, pv, kn, vn)
-        for g_, w_, name, past, new in (
-            (got[0], want[0], "keys", pk, kn),
-            (got[1], want[1], "values", pv, vn),
-        ):
-            if isinstance(g_, torch.Tensor) and tuple(g_.shape) == tuple(new.shape):
-                raise CaseFailed(
-                    case,
-                    f"the {name} are only the new ones",
-                    "keep the cached ones too: concatenate past and new",
+        _check_cache(c, got_k, k_all, past_k, k, "keys", case)
+        _check_cache(c, got_v, v_all, past_v, v, "values", case)
+        hint = "attend the new query over ALL the keys, cached and new: softmax(q @ k_all^T / sqrt(hs)) @ v_all"
+        if isinstance(out, torch.Tensor) and out.shape == (B, H, 1, hs) and S > 0:
+            if torch.allclose(out.detach(), v_all[..., :1, :], atol=1e-5):
+                hint = (
+                    "the new query sees only the first key: a causal mask aligned top left "
+                    "(is_causal=True, or tril of a (1, S) table) is wrong here; the newest "
+                    "token may see every cached key, so use no mask"
                 )
-            if (
-                isinstance(g_, torch.Tensor)
-                and g_.shape == w_.shape
-                and torch.equal(g_, torch.cat((new, past), -2))
+            elif torch.allclose(
+                out.detach(), scaled_dot_product_attention(q, past_k, past_v)[0], atol=1e-5
             ):
-                raise CaseFailed(
-                    case,
-                    f"the new {name} come first",
-                    "old positions first, then the new ones: torch.cat((past, new), ...)",
-                )
-            c.close(
-                g_, w_, case=case, hint="concatenate along the time dim, dim=-2 of (B, H, T, hs)"
-            )
-    return "3 cases: empty cache, 1 and 2 new positions"
+                hint = "the new token must attend to itself too: append k, v first, then attend"
+            elif torch.allclose(
+                out.detach(),
+                scaled_dot_product_attention(q, k_all, v_all, scale=1.0)[0],
+                atol=1e-5,
+            ):
+                hint = "divide the scores by sqrt(hs), the head size (q.shape[-1])"
+        c.close(
+            out,
+            full[..., -1:, :],
+            case=f"{case}: the output, against the full causal pass at the last position",
+            hint=hint,
+            atol=1e-5,
+        )
+        c.gradients(kv_attention_step, _kv_reference, *args, case=case)
+    return f"{c.cases} checks: the cache grows, and the output equals the full causal pass"
 
 
 @checker
@@ -193,28 +243,95 @@ def ex12_attention_memory(c: Check, attention_memory: Callable[..., Any]) -> str
     return f"{len(cases)} configurations"
 
 
+class _Regression(nn.Module):
+    """A small deterministic model for the accumulation exercise: ``(N, 3) -> (N, 2)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            self.fc1, self.fc2 = nn.Linear(3, 5), nn.Linear(5, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.tanh(self.fc1(x)))
+
+
+def _grads_of(model: nn.Module) -> list[torch.Tensor | None]:
+    return [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()]
+
+
+def _all_close(got: list[torch.Tensor | None], want: list[torch.Tensor]) -> bool:
+    return all(a is not None and torch.allclose(a, b, atol=1e-6) for a, b in zip(got, want))
+
+
 @checker
-def ex12_effective_batch(c: Check, effective_batch: Callable[..., Any]) -> str:
-    cases = [(8, 1, 1), (8, 2, 1), (8, 1, 4), (16, 4, 2), (3, 8, 5)]
-    for per_rank, world, acc in cases:
-        case = f"per-rank batch {per_rank}, {world} processes, accumulate={acc}"
-        got = c.call(effective_batch, per_rank, world, acc, case=case)
-        want = effective_batch_size(per_rank, world, acc)
-        got = c.number(got, case=case, hint="return a plain whole number")
-        if got == per_rank * acc and world > 1:
-            raise CaseFailed(
-                case,
-                f"expected {want}, got {got}",
-                "every process takes its own B rows: multiply by the number of processes",
+def ex12_grad_accumulation(c: Check, accumulate_gradients: Callable[..., Any]) -> str:
+    """``accumulate_gradients(model, loss_fn, x, y, k)``: k micro-batches, the big batch's gradient.
+
+    The gradients left in ``.grad`` must equal those of ``loss_fn(model(x), y).backward()`` on the
+    whole batch; the model must see micro-batches of ``B / k`` rows; the parameters stay as they were.
+    """
+    g = torch.Generator().manual_seed(120)
+    for B, k in ((8, 4), (6, 2), (5, 1), (12, 3)):
+        case = f"batch of {B} rows, k = {k} micro-batches"
+        x, y = torch.randn(B, 3, generator=g), torch.randn(B, 2, generator=g)
+        ref = _Regression()
+        F.mse_loss(ref(x), y).backward()
+        want = _grads_of(ref)
+        model = _Regression()
+        before = [p.detach().clone() for p in model.parameters()]
+        rows: list[int] = []
+        handle = model.register_forward_pre_hook(lambda _m, a, rows=rows: rows.append(len(a[0])))
+        try:
+            c.call(accumulate_gradients, model, F.mse_loss, x, y, k, case=case, on_device=False)
+        finally:
+            handle.remove()
+        got = _grads_of(model)
+        c.expect(
+            all(torch.equal(p.detach(), b) for p, b in zip(model.parameters(), before)),
+            case=case,
+            problem="the parameters changed",
+            hint="only accumulate the gradients: no optimizer step in this function",
+        )
+        c.expect(
+            all(t is not None for t in got),
+            case=case,
+            problem="no gradient in .grad",
+            hint="call loss.backward() for each micro-batch",
+        )
+        c.expect(
+            rows == [B // k] * k,
+            case=case,
+            problem=f"the model saw batches of {rows} rows",
+            hint=f"run the model on k micro-batches of B // k rows each (x.chunk(k)): {[B // k] * k}",
+        )
+        hint = "for each micro-batch: loss = loss_fn(model(xb), yb) / k; loss.backward()"
+        if k > 1 and _all_close(got, [k * w for w in want]):
+            hint = (
+                "the gradients are k times too large: divide each micro-batch's loss by k, "
+                "so the k backward passes add up to the mean over the whole batch"
             )
-        if got == per_rank * world and acc > 1:
-            raise CaseFailed(
-                case,
-                f"expected {want}, got {got}",
-                "each optimizer step also sums `accumulate` micro-batches",
-            )
-        c.close(got, want, case=case, atol=0, rtol=0, hint="per_rank * world_size * accumulate")
-    return f"{len(cases)} cases"
+        else:
+            last = _Regression()
+            (F.mse_loss(last(x[-(B // k) :]), y[-(B // k) :]) / k).backward()
+            if k > 1 and (
+                _all_close(got, _grads_of(last))
+                or _all_close(got, [k * w for w in _grads_of(last)])
+            ):
+                hint = (
+                    "only the last micro-batch's gradient is left: backward() adds to .grad, so "
+                    "do not zero the gradients between micro-batches"
+                )
+        for i, (a, b) in enumerate(zip(got, want)):
+            c.close(a, b, case=f"{case}: gradient of parameter {i}", hint=hint, atol=1e-6)
+        c.on_device(
+            lambda m, x_, y_, k_=k: accumulate_gradients(m, F.mse_loss, x_, y_, k_),
+            _Regression(),
+            x,
+            y,
+            case=case,
+        )
+    return f"{c.cases} checks: k micro-batches give the big batch's gradient"
 
 
 @checker
