@@ -312,6 +312,25 @@ def _wait_idle(page, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
+def _settled(root, page, deadline: float) -> dict:
+    """The Output state of explorer ``root`` once the kernel is idle and the state holds still.
+
+    A redraw clears the Output widget before it fills it again: one read at the wrong moment (a
+    busy machine stretches that moment) would see an empty figure that is not the final one.
+    """
+    last = None
+    while True:
+        _wait_idle(page)
+        state = root.evaluate(_OUTPUT_STATE)
+        shown = state["images"] or state["text"].strip()
+        if (last is not None and shown and state["sig"] == last["sig"]) or (
+            time.monotonic() > deadline
+        ):
+            return state
+        last = state
+        time.sleep(0.5)
+
+
 def _save_and_read(page, path: Path, timeout: float = 30) -> nbformat.NotebookNode:
     """Save the notebook from the File menu and read what JupyterLab wrote (into the copy)."""
     before = path.stat().st_mtime_ns
@@ -451,9 +470,7 @@ def finish_notebook(run: Started) -> Report:
                 while time.monotonic() < deadline:
                     after = root.evaluate(_OUTPUT_STATE)
                     if after["sig"] != before["sig"] and (after["images"] or after["text"].strip()):
-                        _wait_idle(page)
-                        time.sleep(0.5)
-                        after = root.evaluate(_OUTPUT_STATE)
+                        after = _settled(root, page, deadline)
                         break
                     time.sleep(0.2)
                 if after["error"] or ERROR_TEXT.search(after["text"]):
