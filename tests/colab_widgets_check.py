@@ -156,13 +156,14 @@ def check(
         km=manager,
         timeout=timeout,
         resources={"metadata": {"path": str(path.parent)}},
+        shutdown_kernel="immediate",  # the outputs are in: no graceful shutdown to wait for
     )
     # No widget frontend: output meant for Output widgets lands in the cells, so a traceback
     # printed inside an explorer's Output widget shows up below as an error output.
     client.comm_open_handlers = {}
     failure = None
     try:
-        client.execute()
+        client.execute(cleanup_kc=True)  # stop the kernel after (a km passed in is kept alive)
     except CellExecutionError as e:
         failure = str(e).strip().splitlines()[-1]
     except Exception as e:  # kernel died, timeout, ...

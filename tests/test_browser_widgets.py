@@ -1,9 +1,9 @@
 """Every explorer, proven in a real browser: JupyterLab 4 + Debian's Chromium, driven by Playwright.
 
 One JupyterLab server (127.0.0.1, a free port, a random token) serves a temporary copy of the
-explorer notebooks, so autosave never writes into the course. For each notebook a fresh page
-opens it, runs every cell from the Run menu (``COURSE_FAST=1``), saves it (into the copy) and
-checks:
+explorer notebooks, so autosave never writes into the course. For each notebook a page of one
+Chromium (its own JupyterLab workspace) opens it, runs every cell from the Run menu
+(``COURSE_FAST=1``), saves it (into the copy) and checks:
 
 - every code cell ran, and no cell stored an error output;
 - each explorer cell shows at least one explorer (controls plus an Output widget with a figure),
@@ -12,6 +12,11 @@ checks:
   ``interactive(`` / ``VBox(children=`` text, nor any disconnected widget;
 - moving the first control of each explorer (the keyboard on a slider's handle, or typing into its
   readout when the keyboard does nothing) changes the figure, and the new figure carries no error.
+
+Most of a notebook's time is its kernel running the cells, so the pages overlap: while one
+notebook is checked, the next ones (up to ``$COURSE_BROWSER_JOBS`` at once, default 3) are already
+opened and running, each with its own kernel (``Pipeline``). Each notebook is still one test with its
+own report.
 
 One screenshot per notebook (the first explorer scrolled into view) goes to
 ``build/browser-screens/`` (or ``$COURSE_SCREENSHOT_DIR``); the test prints the folder. Two fixture
@@ -54,6 +59,7 @@ CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("COURSE_SCREENSHOT_DIR", ROOT / "build" / "browser-screens"))
 RUN_TIMEOUT = float(os.environ.get("COURSE_BROWSER_TIMEOUT", "300"))  # s for "Run All Cells"
 MOVE_TIMEOUT = 45.0  # s for the figure to change after a control moves
+JOBS = max(1, int(os.environ.get("COURSE_BROWSER_JOBS", "3")))  # notebooks open and running at once
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -105,8 +111,27 @@ class Lab:
     token: str
     root: Path  # the temporary folder the server serves
 
+    def api(self, method: str, path: str) -> object:
+        """One call of the server's REST API (``path`` after ``/api/``); its JSON reply, if any."""
+        request = urllib.request.Request(
+            f"{self.url}/api/{path}",
+            method=method,
+            headers={"Authorization": f"token {self.token}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            body = reply.read()
+        return json.loads(body) if body else None
+
+    def stop_kernel(self, rel: str) -> None:
+        """Shut down the kernel of notebook ``rel`` (a closed page leaves it running)."""
+        for session in self.api("GET", "sessions"):
+            if session.get("path") == rel:
+                self.api("DELETE", f"sessions/{session['id']}")
+
     def open_url(self, rel: str) -> str:
-        return f"{self.url}/lab/tree/{rel}?reset&token={self.token}"
+        """``rel`` in a workspace of its own: pages open at once never share a layout."""
+        workspace = re.sub(r"[^A-Za-z0-9_-]", "-", rel)
+        return f"{self.url}/lab/workspaces/{workspace}/tree/{rel}?reset&token={self.token}"
 
 
 def _free_port() -> int:
@@ -287,6 +312,25 @@ def _wait_idle(page, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
+def _settled(root, page, deadline: float) -> dict:
+    """The Output state of explorer ``root`` once the kernel is idle and the state holds still.
+
+    A redraw clears the Output widget before it fills it again: one read at the wrong moment (a
+    busy machine stretches that moment) would see an empty figure that is not the final one.
+    """
+    last = None
+    while True:
+        _wait_idle(page)
+        state = root.evaluate(_OUTPUT_STATE)
+        shown = state["images"] or state["text"].strip()
+        if (last is not None and shown and state["sig"] == last["sig"]) or (
+            time.monotonic() > deadline
+        ):
+            return state
+        last = state
+        time.sleep(0.5)
+
+
 def _save_and_read(page, path: Path, timeout: float = 30) -> nbformat.NotebookNode:
     """Save the notebook from the File menu and read what JupyterLab wrote (into the copy)."""
     before = path.stat().st_mtime_ns
@@ -333,18 +377,24 @@ def _move(root, problems: list[str], label: str) -> str:
     return ""
 
 
-def check_notebook(context, lab: Lab, rel: str) -> Report:
-    """Open ``rel`` (a path inside the served copy) in JupyterLab and run every check on it."""
-    start = time.monotonic()
-    copy = lab.root / rel
-    report = Report(rel)
-    problems = report.problems
-    nb = nbformat.read(copy, as_version=4)
-    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    explorers = explorer_cells(nb)
+@dataclass
+class Started:
+    """A notebook open in its own page, its cells running (or the error that stopped that)."""
+
+    report: Report
+    lab: Lab
+    page: object
+    copy: Path
+    start: float
+    js_errors: list[str] = field(default_factory=list)
+    error: Exception | None = None
+
+
+def start_notebook(context, lab: Lab, rel: str) -> Started:
+    """Open ``rel`` (a path inside the served copy) in a new page and click "Run All Cells"."""
     page = context.new_page()
-    js_errors: list[str] = []
-    page.on("pageerror", lambda e: js_errors.append(str(e)))
+    run = Started(Report(rel), lab, page, lab.root / rel, time.monotonic())
+    page.on("pageerror", lambda e: run.js_errors.append(str(e)))
     try:
         page.goto(lab.open_url(rel))
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
@@ -355,6 +405,22 @@ def check_notebook(context, lab: Lab, rel: str) -> Report:
             current.first.click()
         page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
         page.locator(".lm-Menu-item:visible", has_text=re.compile(r"^Run All Cells")).first.click()
+    except Exception as e:  # reported, with a screenshot, by finish_notebook
+        run.error = e
+    return run
+
+
+def finish_notebook(run: Started) -> Report:
+    """Wait for the cells of a started notebook, run every check on it, close its page."""
+    report, page, copy, js_errors = run.report, run.page, run.copy, run.js_errors
+    rel = report.name
+    problems = report.problems
+    nb = nbformat.read(copy, as_version=4)
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    explorers = explorer_cells(nb)
+    try:
+        if run.error is not None:
+            raise run.error
         _wait_for_run(page, RUN_TIMEOUT)
 
         saved = _save_and_read(page, copy)
@@ -404,9 +470,7 @@ def check_notebook(context, lab: Lab, rel: str) -> Report:
                 while time.monotonic() < deadline:
                     after = root.evaluate(_OUTPUT_STATE)
                     if after["sig"] != before["sig"] and (after["images"] or after["text"].strip()):
-                        _wait_idle(page)
-                        time.sleep(0.5)
-                        after = root.evaluate(_OUTPUT_STATE)
+                        after = _settled(root, page, deadline)
                         break
                     time.sleep(0.2)
                 if after["error"] or ERROR_TEXT.search(after["text"]):
@@ -437,12 +501,66 @@ def check_notebook(context, lab: Lab, rel: str) -> Report:
         page.screenshot(path=str(report.screenshot))
     finally:
         page.close()
-    report.seconds = time.monotonic() - start
+        run.lab.stop_kernel(rel)  # its memory back for the notebooks still to come
+    report.seconds = time.monotonic() - run.start
     return report
 
 
-def _run(lab: Lab, browser, rel: str, capsys: pytest.CaptureFixture[str]) -> Report:
-    report = check_notebook(browser, lab, rel)
+class Pipeline:
+    """Checks notebooks in ``order``, keeping up to ``jobs`` of them open and running at once.
+
+    ``report(rel)`` first starts ``rel`` and the next notebooks of ``order`` (so that their kernels
+    run while ``rel`` is checked), then finishes ``rel``. One Chromium, one JupyterLab server, one
+    page and one kernel per notebook.
+    """
+
+    def __init__(self, context, lab: Lab, order: list[str], jobs: int = JOBS) -> None:
+        self.context, self.lab, self.order, self.jobs = context, lab, order, jobs
+        self.running: dict[str, Started] = {}
+        self.done: set[str] = set()
+
+    def _start(self, rel: str) -> None:
+        if rel not in self.running and rel not in self.done:
+            self.running[rel] = start_notebook(self.context, self.lab, rel)
+
+    def report(self, rel: str) -> Report:
+        self._start(rel)
+        later = self.order[self.order.index(rel) + 1 :] if rel in self.order else []
+        for nxt in later:
+            if len(self.running) >= self.jobs:
+                break
+            self._start(nxt)
+        self.done.add(rel)
+        return finish_notebook(self.running.pop(rel))
+
+    def close(self) -> None:
+        for run in self.running.values():  # started but never asked for (-x stopped the run)
+            run.page.close()
+        self.running.clear()
+
+
+def _selected_notebooks(session: pytest.Session) -> list[str]:
+    """The ``rel`` of every test of this module that this run will call, in the order it will."""
+    return [
+        item.callspec.params["rel"]
+        for item in session.items
+        if item.module is sys.modules[__name__]
+        and hasattr(item, "callspec")
+        and item.callspec.params.get("rel")
+    ]
+
+
+@pytest.fixture(scope="module")
+def pipeline(lab: Lab, browser, request: pytest.FixtureRequest) -> Iterator[Pipeline]:
+    runner = Pipeline(browser, lab, _selected_notebooks(request.session))
+    try:
+        yield runner
+    finally:
+        runner.close()
+
+
+def _run(pipeline: Pipeline, rel: str, capsys: pytest.CaptureFixture[str]) -> Report:
+    report = pipeline.report(rel)
     with capsys.disabled():
         print(f"\n[browser] {report.text()}")
     return report
@@ -457,19 +575,21 @@ NOTEBOOKS = [p.relative_to(ROOT).as_posix() for p in explorer_notebooks()]
     "rel",
     NOTEBOOKS or [pytest.param(None, marks=pytest.mark.skip(reason="no explorer notebooks yet"))],
 )
-def test_explorer_notebook_in_jupyterlab(lab: Lab, browser, rel: str, capsys) -> None:
-    report = _run(lab, browser, rel, capsys)
+def test_explorer_notebook_in_jupyterlab(pipeline: Pipeline, rel: str, capsys) -> None:
+    report = _run(pipeline, rel, capsys)
     assert not report.problems, report.text()
 
 
-def test_working_fixture_passes(lab: Lab, browser, capsys) -> None:
-    report = _run(lab, browser, "tests/fixtures/explorer_ok.ipynb", capsys)
+@pytest.mark.parametrize("rel", ["tests/fixtures/explorer_ok.ipynb"])
+def test_working_fixture_passes(pipeline: Pipeline, rel: str, capsys) -> None:
+    report = _run(pipeline, rel, capsys)
     assert not report.problems, report.text()
 
 
-def test_broken_fixture_is_caught(lab: Lab, browser, capsys) -> None:
+@pytest.mark.parametrize("rel", ["tests/fixtures/explorer_broken.ipynb"])
+def test_broken_fixture_is_caught(pipeline: Pipeline, rel: str, capsys) -> None:
     """The test of the test: an explorer whose callback raises must be reported."""
-    report = _run(lab, browser, "tests/fixtures/explorer_broken.ipynb", capsys)
+    report = _run(pipeline, rel, capsys)
     assert any("error after" in p and "broken on purpose" in p for p in report.problems), (
         report.text()
     )

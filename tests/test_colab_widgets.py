@@ -6,11 +6,19 @@ test: ``colab_widgets_check.check`` executes it with a kernel of that Python, mo
 every explorer, and fails on any error output or if the kernel's ipywidgets is not 7.7.1. The two
 fixture notebooks test the check itself. Skipped, with the reason, when ``COURSE_COLAB_PYTHON`` is
 not set (``make colab-check`` runs the same check on its own).
+
+The checks of the module's selected tests are handed, in test order, to a pool of
+``$COURSE_COLAB_JOBS`` processes (default 2) when the first one starts: the next notebook's kernel
+starts and runs while the test of the current one waits for its result (``Checks``).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sys
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,7 +26,9 @@ from colab_widgets_check import check, explorer_notebooks, self_test_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SELF_TEST = [FIXTURES / f"explorer_{k}.ipynb" for k in ("ok", "broken")]
 COLAB_PYTHON = os.environ.get("COURSE_COLAB_PYTHON", "")
+JOBS = max(1, int(os.environ.get("COURSE_COLAB_JOBS", "2")))
 
 pytestmark = pytest.mark.skipif(
     not COLAB_PYTHON,
@@ -26,10 +36,53 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _check(path: Path) -> list[str]:
+class Checks:
+    """``check(path, python=COLAB_PYTHON)`` of each path, run ahead in a pool, in ``order``."""
+
+    def __init__(self, order: list[Path], jobs: int = JOBS) -> None:
+        # spawn: a clean interpreter per worker, not a fork of this one (torch, threads, ...).
+        self.pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+        self.futures: dict[Path, Future] = {}
+        for path in order:
+            self._submit(path)
+
+    def _submit(self, path: Path) -> Future:
+        if path not in self.futures:
+            self.futures[path] = self.pool.submit(check, path, python=COLAB_PYTHON)
+        return self.futures[path]
+
+    def problems(self, path: Path) -> list[str]:
+        return self._submit(path).result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _selected_paths(session: pytest.Session) -> list[Path]:
+    """The notebooks the selected tests of this module will check, in the order they will."""
+    paths: list[Path] = []
+    for item in session.items:
+        if item.module is not sys.modules[__name__]:
+            continue
+        if hasattr(item, "callspec") and item.callspec.params.get("path"):
+            paths.append(item.callspec.params["path"])
+        elif (
+            item.originalname
+            == test_the_check_passes_the_working_fixture_and_catches_the_broken_one.__name__
+        ):
+            paths += SELF_TEST
+    return paths
+
+
+@pytest.fixture(scope="module")
+def checks(request: pytest.FixtureRequest) -> Iterator[Checks]:
     if not os.access(COLAB_PYTHON, os.X_OK):
         pytest.fail(f"COURSE_COLAB_PYTHON={COLAB_PYTHON} is not an interpreter: run make colab-env")
-    return check(path, python=COLAB_PYTHON)
+    runner = Checks(_selected_paths(request.session))
+    try:
+        yield runner
+    finally:
+        runner.close()
 
 
 @pytest.mark.parametrize(
@@ -38,12 +91,12 @@ def _check(path: Path) -> list[str]:
     or [pytest.param(None, marks=pytest.mark.skip(reason="no explorer notebooks yet"))],
     ids=lambda p: p.relative_to(ROOT).as_posix() if p else "none",
 )
-def test_explorer_notebook_under_colab_ipywidgets(path: Path) -> None:
-    problems = _check(path)
+def test_explorer_notebook_under_colab_ipywidgets(checks: Checks, path: Path) -> None:
+    problems = checks.problems(path)
     assert not problems, "\n".join(problems)
 
 
-def test_the_check_passes_the_working_fixture_and_catches_the_broken_one() -> None:
-    ok, broken = (_check(FIXTURES / f"explorer_{k}.ipynb") for k in ("ok", "broken"))
+def test_the_check_passes_the_working_fixture_and_catches_the_broken_one(checks: Checks) -> None:
+    ok, broken = (checks.problems(path) for path in SELF_TEST)
     problems = self_test_problems(ok, broken)
     assert not problems, "\n".join(problems)
