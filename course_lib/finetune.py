@@ -111,6 +111,12 @@ def prompt_masked_example(
     response, the part the model should learn to write. The last prompt position still predicts
     the first response token.
     """
+    for name, t in (("prompt", prompt), ("response", response)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(
+                f"{name} must be a 1-D tensor of token ids, got {type(t).__name__}: "
+                "use tokenizer.encode(text) or torch.tensor(ids)"
+            )
     if prompt.dim() != 1 or response.dim() != 1 or len(prompt) < 1 or len(response) < 1:
         raise ValueError("prompt and response must be non-empty 1-D token tensors")
     ids = torch.cat((prompt, response))

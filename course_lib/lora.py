@@ -45,6 +45,12 @@ class LoRALinear(nn.Module):
             raise TypeError(f"LoRALinear wraps an nn.Linear, got {type(base).__name__}")
         if not isinstance(r, int) or isinstance(r, bool) or r < 1:
             raise ValueError(f"rank r must be a positive int, got {r!r}")
+        if r > min(base.in_features, base.out_features):
+            raise ValueError(
+                f"rank r={r} exceeds min(in, out) = {min(base.in_features, base.out_features)} "
+                f"of this {base.out_features}x{base.in_features} layer: a full-rank update needs "
+                "no LoRA; choose a smaller r"
+            )
         if not alpha > 0:
             raise ValueError(f"alpha must be > 0, got {alpha!r}")
         if not 0.0 <= dropout < 1.0:
@@ -126,9 +132,16 @@ def add_lora(
     (``peft``'s rule): in the course GPT ``"qkv"`` is every block's fused query/key/value layer,
     ``"attn.proj"`` the attention output, ``"mlp.fc"`` and ``"mlp.proj"`` the MLP (``"proj"`` alone
     names both projections). With ``freeze`` every other parameter stops training. Returns the
-    replaced names; raises ``ValueError`` when a target matches no ``nn.Linear``.
+    replaced names; raises ``ValueError`` when a target matches no ``nn.Linear``, when ``model``
+    already has LoRA layers, or when ``r`` exceeds a layer's smaller dimension.
     """
     targets = [targets] if isinstance(targets, str) else list(targets)
+    adapted = [n for n, m in model.named_modules() if isinstance(m, LoRALinear)]
+    if adapted:
+        raise ValueError(
+            f"{type(model).__name__} already has LoRA (e.g. {adapted[0]!r}): add it once, to a "
+            "fresh copy of the pretrained model (copy.deepcopy before add_lora)"
+        )
     if not targets:
         raise ValueError("targets is empty: name at least one nn.Linear, e.g. targets=('qkv',)")
     found = [

@@ -26,7 +26,7 @@ import string
 import tempfile
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,8 @@ from torch import nn
 from .config import FAST, pick
 from .data.chars import CharTokenizer, get_batch, train_val_split
 from .data.download import ENV_OFFLINE, data_dirs, sha256_of
-from .transformer import GPT, GPTConfig, adamw_param_groups
+from .recipes import GPT_CHAR, GPTRecipe
+from .transformer import GPT, GPTConfig
 
 __all__ = [
     "GPT2Tokens",
@@ -270,18 +271,22 @@ def char_tokenizer(text: str) -> CharTokenizer:
     return CharTokenizer(text + string.ascii_letters + " \n.,:;!?'-")
 
 
-def _recipe(fast: bool) -> dict[str, Any]:
-    """Chapter 10's reference run (FAST: a tiny model for a few steps)."""
+def _recipe(fast: bool) -> GPTRecipe:
+    """Chapter 10's CPU run, ``GPT_CHAR["cpu"]`` (FAST: the same recipe shrunk to a 2-layer model, 30 steps)."""
+    recipe = GPT_CHAR["cpu"]
     if fast:
-        model = dict(block_size=32, n_layer=2, n_head=2, n_embd=32)
-        return dict(model=model, steps=30, batch_size=12, lr=1e-3, min_lr=1e-4, warmup=5)
-    model = dict(block_size=64, n_layer=4, n_head=4, n_embd=128)
-    return dict(model=model, steps=2000, batch_size=12, lr=1e-3, min_lr=1e-4, warmup=100)
+        recipe = replace(recipe, n_layer=2, n_head=2, n_embd=32, block_size=32, iters=30, warmup=5)
+    return recipe
 
 
-def _cache_path(text: str, recipe: dict[str, Any], chars: list[str]) -> Path | None:
+def _cache_path(text: str, recipe: GPTRecipe, chars: list[str]) -> Path | None:
+    """Where the checkpoint of ``recipe`` trained on ``text`` lives: any change of either gives a new name."""
     key = json.dumps(
-        {"text": hashlib.sha256(text.encode()).hexdigest(), "recipe": recipe, "chars": chars},
+        {
+            "text": hashlib.sha256(text.encode()).hexdigest(),
+            "recipe": asdict(recipe),
+            "chars": chars,
+        },
         sort_keys=True,
     )
     name = f"pretrained/gpt_char_{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
@@ -334,15 +339,14 @@ def pretrain_char_gpt(
 ) -> tuple[GPT, CharTokenizer]:
     """The course GPT pretrained on ``text`` (characters) with chapter 10's recipe.
 
-    Recipe: 4 layers, 4 heads, 128 wide, context 64, batch 12, AdamW (lr 1e-3, betas (0.9, 0.99),
-    weight decay 0.1 on matrices), 100 warm-up steps then cosine to 1e-4, gradient clipping at 1.0,
-    2000 steps on the first 90% of ``text`` (about 3 minutes on a laptop CPU). FAST mode (or
-    ``fast=True``): a 2-layer, 32-wide model for 30 steps (seconds). With ``cache`` the trained
+    Recipe: ``course_lib.recipes.GPT_CHAR["cpu"]`` (4 layers, 4 heads, 128 wide, context 64,
+    batch 12, AdamW with warm-up and cosine decay, 2000 steps; about 3 minutes on a laptop CPU) on
+    the first 90% of ``text``, seeded, so every machine trains the same model. FAST mode (or
+    ``fast=True``): the same recipe at 2 layers, 32 wide, for 30 steps (seconds). With ``cache`` the trained
     weights are saved under the data folder (``$COURSE_DATA_DIR`` or the user cache) and reused the
     next time, once their sha256 matches the one recorded when they were written. Returns the
     model (eval mode, on ``device``) and its tokenizer.
     """
-    from .optim import as_lambda, lr_schedule
     from .train import fit
 
     if not isinstance(text, str) or len(text) < 1000:
@@ -351,12 +355,12 @@ def pretrain_char_gpt(
         )
     recipe = _recipe(FAST if fast is None else fast)
     tok = char_tokenizer(text)
-    cfg = GPTConfig(vocab_size=tok.vocab_size, bias=False, **recipe["model"])
+    cfg = recipe.model_config(tok.vocab_size)
     dev = torch.device(device) if device is not None else torch.device("cpu")
     path = _cache_path(text, recipe, tok.chars) if cache else None
     payload = _read_cached(path, verbose) if path is not None else None
-    model = GPT(cfg)
     if payload is not None:
+        model = GPT(cfg)
         model.load_state_dict(payload["state_dict"])
         if verbose:
             print(f"Loaded the pretrained character GPT from {path.name} (sha256 verified).")
@@ -364,30 +368,22 @@ def pretrain_char_gpt(
     train_ids, _ = train_val_split(tok.encode(text), 0.9)
     torch.manual_seed(1337)
     model = GPT(cfg).to(dev)
-    steps, lr = recipe["steps"], recipe["lr"]
-    opt = torch.optim.AdamW(adamw_param_groups(model, 0.1), lr=lr, betas=(0.9, 0.99))
-    lr_at = lr_schedule(
-        "warmup_cosine",
-        lr,
-        total_steps=steps,
-        warmup_steps=recipe["warmup"],
-        min_lr=recipe["min_lr"],
-    )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, as_lambda(lr_at, lr))
+    opt = recipe.optimizer(model)
+    sched = recipe.scheduler(opt)
     g = torch.Generator().manual_seed(1337)
 
     def batches(step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return get_batch(train_ids, cfg.block_size, recipe["batch_size"], dev, generator=g)
+        return get_batch(train_ids, cfg.block_size, recipe.batch_size, dev, generator=g)
 
     if verbose:
-        print(f"Pretraining the character GPT ({steps} steps, chapter 10's recipe)...")
+        print(f"Pretraining the character GPT ({recipe.iters} steps, chapter 10's recipe)...")
     history = fit(
-        model, opt, batches, steps=steps, scheduler=sched, grad_clip=1.0, device=dev,
-        progress=verbose, log_every=pick(50, 5),
+        model, opt, batches, steps=recipe.iters, scheduler=sched, grad_clip=recipe.grad_clip,
+        device=dev, progress=verbose, log_every=pick(50, 5),
     )  # fmt: skip
     if path is not None:
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        _write_cached(path, {"config": asdict(cfg), "recipe": recipe, "state_dict": state})
+        _write_cached(path, {"config": asdict(cfg), "recipe": asdict(recipe), "state_dict": state})
         if verbose:
             print(
                 f"Trained in {history.seconds:.0f} s; saved as pretrained/{path.name} in the data "

@@ -65,6 +65,12 @@ def test_lora_forward(checker_line):
     checker_line.fails(
         checks.ex14_lora_forward, lambda x, W, b, A, B, alpha, r: x @ W.T + b + x @ B @ A
     )
+    checker_line.passes(checks.ex14_lora_forward, lambda *a: ref(*a).double())  # float64 is fine
+    checker_line.fails(
+        checks.ex14_lora_forward,
+        lambda x, W, b, A, B, alpha, r: (x @ W.T + b + x @ A.T @ B.T).double(),
+        needles=("alpha / r",),
+    )
 
 
 def test_lora_merge(checker_line):
@@ -97,6 +103,13 @@ def test_count_trainable(checker_line):
         lambda m: sum(p.numel() for p in m.parameters()),
         needles=("requires_grad",),
     )
+    np = __import__("pytest").importorskip("numpy")
+    checker_line.passes(
+        checks.ex14_count_trainable, lambda m: np.int64(ref(m))
+    )  # a NumPy int is fine
+    checker_line.fails(
+        checks.ex14_count_trainable, lambda m: torch.tensor(ref(m)), needles=("Python int",)
+    )
 
 
 # ---- prompt masking -------------------------------------------------------------------------
@@ -117,6 +130,20 @@ def test_prompt_mask(checker_line):
         needles=("nothing is masked",),
     )
     checker_line.fails(checks.ex14_prompt_mask, lambda p, r: torch.cat((p, r)), needles=("pair",))
+
+    def float_targets(prompt, response):
+        x, y = prompt_masked_example(prompt, response)
+        return x, y.float()
+
+    checker_line.fails(checks.ex14_prompt_mask, float_targets, needles=("torch.long",))
+
+    def minus_100(prompt, response):
+        x, y = prompt_masked_example(prompt, response, mask_prompt=False)
+        y[: len(prompt) - 1] = -100
+        return x, y
+
+    # -100 is PyTorch's default ignore_index; the course's loss ignores -1
+    checker_line.fails(checks.ex14_prompt_mask, minus_100, needles=("-100", "-1"))
 
 
 # ---- fix the bug: LoRA init -----------------------------------------------------------------
@@ -148,5 +175,11 @@ def test_fix_lora_init(checker_line):
     checker_line.fails(
         checks.ex14_fix_lora_init,
         lambda b, r, a: _Buggy(b, r, a, zero_b=True, zero_a=True, scale=True),
-        needles=("A is all zeros",),
+        needles=("A starts at zero",),
+    )
+    # A zero, B random: the layer still equals its base at init, but A (not B) is the zero one
+    checker_line.fails(
+        checks.ex14_fix_lora_init,
+        lambda b, r, a: _Buggy(b, r, a, zero_a=True, scale=True),
+        needles=("A starts at zero", "B starts at zero"),
     )

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from course_lib.data import CharTokenizer
 from course_lib.data.instructions import instruction_pairs
-from course_lib.data.speakers import generated_speeches, speaker_task, speeches
+from course_lib.data.speakers import generated_speeches, speaker_task, speeches, windows
 from course_lib.finetune import (
     GPTClassifier,
     classification_batches,
@@ -88,10 +88,27 @@ def test_speaker_task_on_shakespeare_like_and_generated_text() -> None:
         ("JULIET", "Ay me!\nO Romeo."),
         ("ROMEO", "She speaks."),
     ]
-    task = speaker_task(text * 5, n_speakers=2, verbose=False)  # not tiny Shakespeare: generated
+    task = speaker_task(text * 5, n_speakers=2, window=16, verbose=False)  # not tiny Shakespeare
     assert task.source == "generated" and len(task.names) == 2
-    assert len(task.train) + len(task.test) == len([s for s in generated_speeches(2) if s])
+    pieces = [p for _, s in generated_speeches(2) for p in windows(s, 16)]
+    assert len(task.train) + len(task.test) == len(pieces)
+    assert all(
+        8 <= len(p) <= 16 or p in {s for _, s in generated_speeches(2)} for p, _ in task.train
+    )
     assert {y for _, y in task.train + task.test} == {0, 1}
+    with pytest.raises(ValueError, match="n_speakers"):
+        speaker_task(text, n_speakers=1, verbose=False)
+
+
+def test_windows_cut_speeches_into_context_sized_pieces() -> None:
+    assert windows("abcdefghij", 4) == ["abcd", "efgh", "ij"]
+    assert windows("abcdefghi", 4) == [
+        "abcd",
+        "efgh",
+    ]  # a last piece under half a window is dropped
+    assert windows("ab", 8) == ["ab"]  # a short speech is one piece
+    with pytest.raises(ValueError, match="window"):
+        windows("abc", 0)
     with pytest.raises(ValueError, match="n_speakers"):
         generated_speeches(1)
 
@@ -116,3 +133,8 @@ def test_chapter_modules_import_without_transformers_or_peft() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install transformers" in out.stdout
+
+
+def test_prompt_mask_rejects_lists_with_a_sentence() -> None:
+    with pytest.raises(TypeError, match="prompt must be a 1-D tensor of token ids, got list"):
+        prompt_masked_example([1, 2], torch.tensor([3]))

@@ -153,6 +153,11 @@ def test_errors_are_sentences() -> None:
         LoRALinear(nn.Linear(3, 3), r=0)
     with pytest.raises(TypeError, match="nn.Linear"):
         LoRALinear(nn.Conv1d(3, 3, 1))
+    with pytest.raises(ValueError, match=r"r=100 exceeds min\(in, out\) = 4"):
+        LoRALinear(nn.Linear(4, 4), r=100)
+    add_lora(model, ["qkv"], r=2)
+    with pytest.raises(ValueError, match="already has LoRA"):
+        add_lora(model, ["qkv"], r=2)
 
 
 def test_keeps_device_and_dtype(device: torch.device) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from dataclasses import replace
 
 import pytest
 import torch
@@ -25,6 +26,7 @@ from course_lib.pretrained import (
     load_pretrained,
     pretrain_char_gpt,
 )
+from course_lib.recipes import GPT_CHAR
 from course_lib.transformer import GPT, GPTConfig
 
 transformers = pytest.importorskip("transformers", reason="transformers is not installed")
@@ -136,6 +138,11 @@ def test_offline_gpt2_fails_fast_with_a_sentence(tmp_path, monkeypatch) -> None:
     assert "\n" not in str(e.value)
 
 
+# chapter 10's recipe shrunk to a model that trains in a blink
+_TINY = replace(GPT_CHAR["cpu"], n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4,
+                iters=3, warmup=1)  # fmt: skip
+
+
 def _text() -> str:
     from course_lib.data import generate_play
 
@@ -144,10 +151,7 @@ def _text() -> str:
 
 def test_char_gpt_is_cached_and_verified(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(pretrained, "_recipe", lambda fast: dict(
-        model=dict(block_size=16, n_layer=1, n_head=2, n_embd=16),
-        steps=3, batch_size=4, lr=1e-3, min_lr=1e-4, warmup=1,
-    ))  # fmt: skip
+    monkeypatch.setattr(pretrained, "_recipe", lambda fast: _TINY)
     text = _text()
     m1, tok = pretrain_char_gpt(text, fast=True)
     files = sorted((tmp_path / "pretrained").glob("*.pt"))
@@ -162,16 +166,30 @@ def test_char_gpt_is_cached_and_verified(tmp_path, monkeypatch, capsys) -> None:
     out = capsys.readouterr().out
     assert "does not match the sha256" in out and "Pretraining" in out
     assert set(tok.chars) >= set("ABCXYZxyz")  # every letter, whatever the text
+    # a changed recipe is another model: it must not load the first one's checkpoint
+    monkeypatch.setattr(pretrained, "_recipe", lambda fast: replace(_TINY, lr=2e-3))
+    pretrain_char_gpt(text, fast=True)
+    assert "Pretraining" in capsys.readouterr().out
+    assert len(list((tmp_path / "pretrained").glob("*.pt"))) == 2
+
+
+def test_char_gpt_uses_chapter_10_recipe() -> None:
+    """One definition of the recipe: the full run is GPT_CHAR["cpu"], FAST only shrinks it."""
+    assert pretrained._recipe(False) == GPT_CHAR["cpu"]
+    fast = pretrained._recipe(True)
+    assert (fast.lr, fast.betas, fast.weight_decay) == (
+        GPT_CHAR["cpu"].lr,
+        GPT_CHAR["cpu"].betas,
+        GPT_CHAR["cpu"].weight_decay,
+    )
+    assert fast.iters < 100
 
 
 def test_load_pretrained_offline_falls_back(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    monkeypatch.setattr(pretrained, "_recipe", lambda fast: dict(
-        model=dict(block_size=16, n_layer=1, n_head=2, n_embd=16),
-        steps=2, batch_size=4, lr=1e-3, min_lr=1e-4, warmup=1,
-    ))  # fmt: skip
+    monkeypatch.setattr(pretrained, "_recipe", lambda fast: replace(_TINY, iters=2))
     p = load_pretrained("auto", text=_text())
     assert p.source == "char" and isinstance(p.model, GPT)
     assert "GPT-2 is not available" in capsys.readouterr().out

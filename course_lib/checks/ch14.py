@@ -109,6 +109,7 @@ def ex14_lora_forward(c: Check, lora_forward: Callable[..., Any]) -> str:
         with torch.no_grad():
             want = _reference_layer(W, b, A, B, alpha, r)(x)
         if isinstance(got, torch.Tensor) and got.shape == want.shape:
+            got = got.detach().to(want.dtype)  # a float64 result is compared in float32
             if torch.allclose(got, x @ W.T + b + x @ A.T @ B.T, atol=1e-5) and alpha != r:
                 raise CaseFailed(
                     case, "the update is not scaled", "multiply the low-rank term by alpha / r"
@@ -133,7 +134,7 @@ def ex14_lora_merge(c: Check, lora_merge: Callable[..., Any]) -> str:
         )  # fmt: skip
         want = W + (alpha / r) * B @ A
         if isinstance(got, torch.Tensor) and got.shape == W.shape and alpha != r:
-            if torch.allclose(got, W + B @ A, atol=1e-5):
+            if torch.allclose(got.detach().to(W.dtype), W + B @ A, atol=1e-5):
                 raise CaseFailed(case, "the update is not scaled", "merge W + (alpha / r) * B @ A")
         c.close(
             got,
@@ -154,11 +155,23 @@ class _Tied(nn.Module):
         self.out.weight = self.emb.weight  # tied: one (10, 4) tensor in two places
 
 
+def _as_count(got: Any, case: str) -> Any:
+    """A NumPy integer is a fine count; a tensor gets a hint to return a Python int."""
+    if isinstance(got, torch.Tensor):
+        raise CaseFailed(
+            case, f"expected a Python int, got a {got.dtype} tensor", "return int(...) of the sum"
+        )
+    if type(got).__module__ == "numpy" and hasattr(got, "item") and float(got) == int(got):
+        return int(got)
+    return got
+
+
 @checker
 def ex14_count_trainable(c: Check, count_trainable: Callable[..., Any]) -> str:
     torch.manual_seed(0)
     model = _Tied()
     got = c.call(count_trainable, model, case="a small model, everything trainable, a tied weight")
+    got = _as_count(got, "a small model, everything trainable, a tied weight")
     want = count_parameters(model)[0]
     if got == want + 40:
         raise CaseFailed(
@@ -172,7 +185,7 @@ def ex14_count_trainable(c: Check, count_trainable: Callable[..., Any]) -> str:
     for p in model.hidden.parameters():
         p.requires_grad_(False)
     case = "the same model with its hidden layer frozen"
-    got = c.call(count_trainable, model, case=case)
+    got = _as_count(c.call(count_trainable, model, case=case), case)
     c.equal(got, want - 20, case=case, hint="count only parameters with p.requires_grad")
     return "2 cases: a tied weight, a frozen layer"
 
@@ -192,7 +205,20 @@ def ex14_prompt_mask(c: Check, masked_example: Callable[..., Any]) -> str:
         x, y = got
         want_x, want_y = prompt_masked_example(prompt, response)
         c.close(x, want_x, case=case + ", inputs", hint="x = (prompt + response)[:-1]")
+        for name, t in (("inputs", x), ("targets", y)):
+            c.expect(
+                not isinstance(t, torch.Tensor) or t.dtype == torch.long,
+                case=case,
+                problem=f"the {name} are {getattr(t, 'dtype', None)}, not token ids (torch.long)",
+                hint="token ids are integers: build them from the int64 prompt and response",
+            )
         if isinstance(y, torch.Tensor) and y.shape == want_y.shape and not torch.equal(y, want_y):
+            if bool((y == -100).any()):
+                raise CaseFailed(
+                    case,
+                    "ignored targets are marked -100 (PyTorch's default ignore_index)",
+                    "the course marks ignored targets with -1: the GPT's loss uses ignore_index=-1",
+                )
             n = int((y == -1).sum())
             if n == P:
                 raise CaseFailed(
@@ -242,8 +268,9 @@ def ex14_fix_lora_init(c: Check, lora_cls: Callable[..., Any]) -> str:
     c.expect(
         bool(A.abs().sum() > 0),
         case=case,
-        problem="A is all zeros too",
-        hint="with A = B = 0 both gradients are zero forever; only B starts at zero",
+        problem="A starts at zero",
+        hint="B starts at zero and A random: with A = 0, B gets no gradient "
+        "(and with A = B = 0 neither does A)",
     )
     case = "after a training step changed B (r=2, alpha=8)"
     with torch.no_grad():

@@ -1,8 +1,9 @@
 """Who speaks this line? A labelled text task cut from tiny Shakespeare (chapter 14).
 
 Each speech in the plays starts with its speaker's name on a line of its own (``"ROMEO:"``). The
-task keeps the speeches of the most frequent speakers in the *last* part of the text, the part a
-model pretrained on the first 90% never saw, and asks which of them speaks each one. When the text
+task keeps the speeches of the speakers who say the most in the *last* part of the text, the part a
+model pretrained on the first 90% never saw, cuts them into pieces the size of the model's context,
+and asks which of them speaks each piece. When the text
 is not tiny Shakespeare (offline, the generated play), speakers have no style of their own there,
 so a generated play whose speakers each have a distinct way of talking stands in.
 """
@@ -16,12 +17,12 @@ from dataclasses import dataclass
 
 from .shakespeare import SHA256
 
-__all__ = ["SpeakerTask", "generated_speeches", "speaker_task", "speeches"]
+__all__ = ["SpeakerTask", "generated_speeches", "speaker_task", "speeches", "windows"]
 
 
 @dataclass
 class SpeakerTask:
-    """Speeches labelled by speaker: ``train``/``test`` hold ``(speech, label)``, labels index ``names``."""
+    """Pieces of speeches labelled by speaker: ``train``/``test`` hold ``(text, label)``, labels index ``names``."""
 
     names: list[str]
     train: list[tuple[str, int]]
@@ -94,23 +95,38 @@ def generated_speeches(
     return out
 
 
+def windows(speech: str, window: int) -> list[str]:
+    """``speech`` cut into consecutive pieces of ``window`` characters; a last piece under half a
+    window is dropped (a speech shorter than that gives one piece, the whole speech)."""
+    if not isinstance(window, int) or window < 2:
+        raise ValueError(f"window must be an int >= 2 (characters), got {window!r}")
+    pieces = [speech[i : i + window] for i in range(0, len(speech), window)]
+    return [p for p in pieces if len(p) >= window // 2] or [speech]
+
+
 def speaker_task(
     text: str,
-    n_speakers: int = 6,
+    n_speakers: int = 2,
+    window: int = 64,
     start_frac: float = 0.9,
-    test_frac: float = 0.25,
+    test_frac: float = 0.3,
     seed: int = 0,
     verbose: bool = True,
 ) -> SpeakerTask:
-    """Which of the ``n_speakers`` most frequent speakers says each speech after ``start_frac``.
+    """Which of the ``n_speakers`` speakers who say the most after ``start_frac`` speaks each piece.
 
-    Speeches are split at random (``seed``) into train and test, ``test_frac`` of them for test.
-    For a text other than tiny Shakespeare, uses ``generated_speeches`` and says so.
+    Speakers are ranked by how many characters they speak. Each speech is cut into pieces of
+    ``window`` characters (the classifier's context), so a long speech gives several examples.
+    The *speeches* are split at random (``seed``) into train and test, ``test_frac`` of them for
+    test, so no speech has pieces on both sides. For a text other than tiny Shakespeare, uses
+    ``generated_speeches`` and says so.
     """
     if not 0 < start_frac < 1 or not 0 < test_frac < 1:
         raise ValueError(
             f"start_frac and test_frac must be in (0, 1), got {start_frac}, {test_frac}"
         )
+    if not isinstance(n_speakers, int) or n_speakers < 2:
+        raise ValueError(f"n_speakers must be an int >= 2, got {n_speakers!r}")
     if hashlib.sha256(text.encode()).hexdigest() == SHA256:
         pairs, source = speeches(text, int(start_frac * len(text))), "tiny-shakespeare"
     else:
@@ -119,9 +135,16 @@ def speaker_task(
                 "Not tiny Shakespeare: using generated speeches whose speakers each have a style."
             )
         pairs, source = generated_speeches(n_speakers, seed=seed), "generated"
-    names = [name for name, _ in Counter(s for s, _ in pairs).most_common(n_speakers)]
+    spoken: Counter[str] = Counter()
+    for name, speech in pairs:
+        spoken[name] += len(speech)
+    names = [name for name, _ in spoken.most_common(n_speakers)]
     label = {name: i for i, name in enumerate(names)}
     data = [(speech, label[s]) for s, speech in pairs if s in label]
     random.Random(seed).shuffle(data)
     n_test = int(round(test_frac * len(data)))
-    return SpeakerTask(names, data[n_test:], data[:n_test], source)
+
+    def cut(part: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        return [(piece, y) for speech, y in part for piece in windows(speech, window)]
+
+    return SpeakerTask(names, cut(data[n_test:]), cut(data[:n_test]), source)
