@@ -13,3 +13,4 @@ from .broadcasting import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .precision import *  # noqa: F403
 from .histograms import *  # noqa: F403
+from .lora import *  # noqa: F403

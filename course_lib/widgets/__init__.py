@@ -15,5 +15,6 @@ from .embeddings import *  # noqa: F403
 from .seq2seq import *  # noqa: F403
 from .precision import *  # noqa: F403
 from .regularization import *  # noqa: F403
+from .lora import *  # noqa: F403
 
 __all__ = ["Explorer", "dropdown", "explorer", "slider"]
