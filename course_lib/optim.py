@@ -147,6 +147,13 @@ def _bundle(tensors: list[torch.Tensor | None]) -> TensorList | None:
     return None if tensors[0] is None else TensorList(tensors)
 
 
+def _hyperparameters(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A constructor's hyper-parameters, from its ``locals()``: every argument but the parameters."""
+    return {
+        k: v for k, v in arguments.items() if k not in ("self", "params", "foreach", "__class__")
+    }
+
+
 class Optimizer:
     """Base class: parameter groups, per-parameter state, ``zero_grad`` and (de)serialization.
 
@@ -361,14 +368,7 @@ class SGD(Optimizer):
         dampening: float = 0.0,
         foreach: bool | None = None,
     ) -> None:
-        defaults = dict(
-            lr=lr,
-            momentum=momentum,
-            nesterov=nesterov,
-            weight_decay=weight_decay,
-            dampening=dampening,
-        )
-        super().__init__(params, defaults, foreach)
+        super().__init__(params, _hyperparameters(locals()), foreach)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
@@ -425,15 +425,7 @@ class RMSprop(Optimizer):
         centered: bool = False,
         foreach: bool | None = None,
     ) -> None:
-        defaults = dict(
-            lr=lr,
-            alpha=alpha,
-            eps=eps,
-            momentum=momentum,
-            weight_decay=weight_decay,
-            centered=centered,
-        )
-        super().__init__(params, defaults, foreach)
+        super().__init__(params, _hyperparameters(locals()), foreach)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
@@ -496,14 +488,7 @@ class Adam(Optimizer):
         bias_correction: bool = True,
         foreach: bool | None = None,
     ) -> None:
-        defaults = dict(
-            lr=lr,
-            betas=betas,
-            eps=eps,
-            weight_decay=weight_decay,
-            bias_correction=bias_correction,
-        )
-        super().__init__(params, defaults, foreach)
+        super().__init__(params, _hyperparameters(locals()), foreach)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
