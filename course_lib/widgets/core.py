@@ -15,6 +15,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 from IPython.display import clear_output, display
 
+from ..checkpoint import rng_state, set_rng_state
+
 try:
     import ipywidgets as _w
 except ImportError:  # pragma: no cover - exercised in a test by hiding the module
@@ -33,16 +35,26 @@ class Explorer:
         return {name: w.value for name, w in self.controls.items()}
 
     def redraw(self, change: Any = None) -> None:
-        """Draw the figure for the current control values (into the explorer's output area)."""
-        if self.output is None:
-            self.draw(**self.values)
-            plt.show()
-        else:
-            with self.output:
-                if change is not None:  # first draw: nothing to clear, and no frontend may exist
-                    clear_output(wait=True)
+        """Draw the figure for the current control values (into the explorer's output area).
+
+        The random generators (Python, NumPy, PyTorch) are put back afterwards: moving a slider,
+        or the explorer's first draw, never changes what the notebook's later cells compute.
+        """
+        saved = rng_state()
+        try:
+            if self.output is None:
                 self.draw(**self.values)
                 plt.show()
+            else:
+                with self.output:
+                    if (
+                        change is not None
+                    ):  # first draw: nothing to clear, and no frontend may exist
+                        clear_output(wait=True)
+                    self.draw(**self.values)
+                    plt.show()
+        finally:
+            set_rng_state(saved)
         self.draws += 1
 
     def _ipython_display_(self) -> None:  # already displayed by explorer()
