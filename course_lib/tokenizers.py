@@ -79,7 +79,15 @@ def pair_counts(ids: Sequence[int], counts: Counter[tuple[int, int]] | None = No
 
     Overlapping pairs all count: ``[7, 7, 7]`` has the pair ``(7, 7)`` twice. Pass ``counts`` to add
     to an existing Counter.
+
+    Raises:
+        TypeError: ``ids`` is a str (pairs of characters are not pairs of ids: encode it first).
     """
+    if isinstance(ids, (str, bytes)):
+        raise TypeError(
+            f"pair_counts takes a list of integer ids, got {type(ids).__name__} {ids[:20]!r}; "
+            "turn text into ids first, e.g. list(text.encode('utf-8'))"
+        )
     counts = Counter() if counts is None else counts
     counts.update(zip(ids, ids[1:]))
     return counts
@@ -90,7 +98,12 @@ def merge(ids: Sequence[int], pair: tuple[int, int], new_id: int) -> list[int]:
 
     Occurrences cannot overlap: once two ids are merged, the second one is used up, so
     ``merge([7, 7, 7], (7, 7), 9) == [9, 7]``.
+
+    Raises:
+        ValueError: ``pair`` does not hold exactly two ids.
     """
+    if len(pair) != 2:
+        raise ValueError(f"pair must be two ids (a, b), got {tuple(pair)!r}")
     a, b = pair
     out: list[int] = []
     i, n = 0, len(ids)
@@ -102,6 +115,16 @@ def merge(ids: Sequence[int], pair: tuple[int, int], new_id: int) -> list[int]:
             out.append(ids[i])
             i += 1
     return out
+
+
+def _special_list(special_tokens: Sequence[str]) -> list[str]:
+    """The special tokens as a list; a single str is an error, not a list of its characters."""
+    if isinstance(special_tokens, str):
+        raise TypeError(
+            f"special_tokens takes a list of strings, got the str {special_tokens!r}; "
+            f"write special_tokens=[{special_tokens!r}]"
+        )
+    return list(special_tokens)
 
 
 class BPETokenizer:
@@ -132,7 +155,7 @@ class BPETokenizer:
             self.merges.append((a, b))
             self.vocab.append(self.vocab[a] + self.vocab[b])
         self.ranks: dict[tuple[int, int], int] = {p: 256 + k for k, p in enumerate(self.merges)}
-        specials = list(special_tokens)
+        specials = _special_list(special_tokens)
         if len(set(specials)) != len(specials) or any(not s for s in specials):
             raise ValueError(f"special tokens must be distinct non-empty strings, got {specials!r}")
         self.special_tokens: dict[str, int] = {
@@ -169,6 +192,7 @@ class BPETokenizer:
         """
         if not isinstance(text, str):
             raise TypeError(f"train takes the training text as a str, got {type(text).__name__}")
+        special_tokens = _special_list(special_tokens)
         n_special = len(special_tokens)
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
             raise TypeError(f"vocab_size must be an int, got {vocab_size!r}")
@@ -369,8 +393,18 @@ class BPETokenizer:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> BPETokenizer:
-        """Read a tokenizer written by ``save``."""
+        """Read a tokenizer written by ``save``.
+
+        Raises:
+            FileNotFoundError: no file at ``path`` (train one and save it first).
+            ValueError: the file is not a tokenizer written by ``save``.
+        """
         path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no tokenizer file at {path}: train one with BPETokenizer.train(text, vocab_size) "
+                "and save it with .save(path) first"
+            )
         try:
             d = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
@@ -391,7 +425,14 @@ def bits_per_char(total_nats: float, n_chars: int) -> float:
     Loss per *token* cannot compare two tokenizers: a longer token is harder to predict but covers
     more text. Summing the loss over all tokens of a text gives the nats needed to encode the
     whole text; dividing by its number of characters (and by ln 2) gives a tokenizer-free figure.
+
+    Raises:
+        ValueError: ``n_chars`` is not positive or ``total_nats`` is negative.
     """
     if n_chars <= 0:
         raise ValueError(f"n_chars must be positive, got {n_chars}")
+    if total_nats < 0:
+        raise ValueError(
+            f"total_nats must be >= 0 (a cross-entropy cannot be negative), got {total_nats}"
+        )
     return total_nats / n_chars / 0.6931471805599453

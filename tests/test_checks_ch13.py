@@ -40,6 +40,16 @@ def test_pair_counts(checker_line) -> None:
     checker_line.not_done(checks.ex13_pair_counts)
 
 
+def test_pair_counts_review_mistakes(checker_line) -> None:
+    """Review 13 item 11: a loop over range(len(ids) - 2) drops the last pair (it got the overlap
+    hint); a dict of 1s counts presence, not occurrences."""
+    drops_last = lambda ids: Counter((ids[i], ids[i + 1]) for i in range(len(ids) - 2))  # noqa: E731
+    out = checker_line.fails(checks.ex13_pair_counts, drops_last, needles=("last pair is missing",))
+    assert "overlapping" not in out
+    presence = lambda ids: {p: 1 for p in zip(ids, ids[1:])}  # noqa: E731
+    checker_line.fails(checks.ex13_pair_counts, presence, needles=("how often",))
+
+
 # ---- merge ----------------------------------------------------------------------------------
 def merge_overlapping(ids, pair, new_id):
     out = []
@@ -75,11 +85,27 @@ def merge_from_the_right(ids, pair, new_id):
 def test_merge(checker_line) -> None:
     checker_line.passes(checks.ex13_merge, ref_merge)
     checker_line.fails(checks.ex13_merge, merge_drops_last, needles=("last id",))
-    checker_line.fails(checks.ex13_merge, merge_in_place, needles=("changed",))
+    out = checker_line.fails(checks.ex13_merge, merge_in_place, needles=("changed", "new list"))
+    assert "ids / ..." not in out  # review 13 item 13: list advice, not tensor advice
     checker_line.fails(checks.ex13_merge, merge_from_the_right, needles=("from the left",))
     checker_line.fails(checks.ex13_merge, merge_overlapping, needles=("each id once",))
     checker_line.fails(checks.ex13_merge, lambda ids, p, n: None, needles=("list of ints",))
     checker_line.not_done(checks.ex13_merge)
+
+
+def merge_slice_in_place(ids, pair, new_id):  # the review's answer: ids[i:i+2] = [new] in a loop
+    i = 0
+    while i < len(ids) - 1:
+        if (ids[i], ids[i + 1]) == pair:
+            ids[i : i + 2] = [new_id]
+        i += 1
+    return ids
+
+
+def test_merge_in_place_gets_list_advice(checker_line) -> None:
+    """Review 13 item 13: the checker's own 'build a new list' hint shows, not '`ids = ids / ...`'."""
+    out = checker_line.fails(checks.ex13_merge, merge_slice_in_place, needles=("build a new list",))
+    assert "ids = ids /" not in out and "tensor" not in out
 
 
 # ---- encode ---------------------------------------------------------------------------------
@@ -117,6 +143,13 @@ def encode_ords(text, merges):
     return ids
 
 
+def encode_dict_order(text, merges):  # wrong in general: a dict's order is not the merge order
+    ids = list(text.encode("utf-8"))
+    for pair, new in merges.items():
+        ids = ref_merge(ids, pair, new)
+    return ids
+
+
 def test_encode(checker_line) -> None:
     checker_line.passes(checks.ex13_encode, encode)
     checker_line.passes(checks.ex13_encode, encode_in_order)
@@ -124,6 +157,9 @@ def test_encode(checker_line) -> None:
     checker_line.fails(checks.ex13_encode, encode_ords, needles=("UTF-8 bytes",))
     checker_line.fails(checks.ex13_encode, lambda t, m: list(t.encode()), needles=("no merge",))
     checker_line.not_done(checks.ex13_encode)
+    # review 13 item 15: replaying merges.items() in insertion order passed while the table happened
+    # to be in id order; the checker's table is now out of order.
+    checker_line.fails(checks.ex13_encode, encode_dict_order, needles=("dict's order",))
 
 
 # ---- decode ---------------------------------------------------------------------------------
@@ -158,6 +194,22 @@ def test_decode(checker_line) -> None:
     checker_line.not_done(checks.ex13_decode)
 
 
+def test_decode_review_mistakes(checker_line) -> None:
+    """Review 13 item 9: errors='ignore' and a Latin-1 decode got the id-offset hint."""
+    for errors_ignore in (
+        lambda ids, m: b"".join(_vocab(m)[i] for i in ids).decode("utf-8", "ignore"),
+    ):
+        out = checker_line.fails(checks.ex13_decode, errors_ignore, needles=("errors='replace'",))
+        assert "256 + k" not in out
+    latin1 = lambda ids, m: b"".join(_vocab(m)[i] for i in ids).decode("latin-1")  # noqa: E731
+    out = checker_line.fails(checks.ex13_decode, latin1, needles=("UTF-8",))
+    assert "256 + k" not in out
+    starts_at_257 = lambda ids, m: b"".join(  # noqa: E731
+        _vocab(m, 257).get(i, b"") for i in ids
+    ).decode("utf-8", "replace")
+    checker_line.fails(checks.ex13_decode, starts_at_257, needles=("256 + k",))
+
+
 # ---- the per-token decoding bug -------------------------------------------------------------
 def decode_tokens(ids, vocab):
     return b"".join(vocab[i] for i in ids).decode("utf-8", errors="replace")
@@ -178,6 +230,15 @@ def test_decode_stream(checker_line) -> None:
         checks.ex13_decode_stream, decode_tokens_strict, needles=("errors='replace'",)
     )
     checker_line.not_done(checks.ex13_decode_stream)
+
+
+def test_decode_stream_review_mistakes(checker_line) -> None:
+    """Review 13 item 10: errors='ignore' was told to join the bytes, which it had done."""
+    ignore = lambda ids, v: b"".join(v[i] for i in ids).decode("utf-8", "ignore")  # noqa: E731
+    out = checker_line.fails(checks.ex13_decode_stream, ignore, needles=("errors='replace'",))
+    assert "join the bytes" not in out
+    chr_per_id = lambda ids, v: "".join(chr(i) for i in ids)  # noqa: E731
+    checker_line.fails(checks.ex13_decode_stream, chr_per_id, needles=("own character",))
 
 
 # ---- predict: token count -------------------------------------------------------------------

@@ -183,6 +183,24 @@ def test_bad_input_is_named() -> None:
         BPETokenizer().encode(b"bytes")  # type: ignore[arg-type]
 
 
+def test_review_bad_inputs_get_one_clear_sentence(tmp_path) -> None:
+    """Review 13 item 16: each of these gave a bare or misleading error (or none)."""
+    with pytest.raises(FileNotFoundError, match="train one .* save it"):
+        BPETokenizer.load(tmp_path / "missing.json")
+    for make in (
+        lambda: BPETokenizer(special_tokens="<|eot|>"),  # was split into 7 one-character tokens
+        lambda: BPETokenizer.train("abc", 300, special_tokens="<|eot|>"),
+    ):
+        with pytest.raises(TypeError, match=r"\['<\|eot\|>'\]"):
+            make()
+    with pytest.raises(ValueError, match="two ids"):
+        merge([1, 2, 3], (1, 2, 3), 4)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="list of integer ids"):
+        pair_counts("abc")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cannot be negative"):
+        bits_per_char(-0.1, 1)
+
+
 def test_char_and_word_tokenizers_are_the_chapter_08_ones() -> None:
     from course_lib import text
     from course_lib.data import chars

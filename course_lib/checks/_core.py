@@ -345,13 +345,14 @@ class Check:
         case: str,
         error_hint: str = RUN_CELL_HINT,
         inplace_ok: bool | Collection[int] = False,
+        inplace_hint: str | None = None,
         on_device: bool = True,
         **kwargs: Any,
     ) -> Any:
         """Call the learner's ``fn``; turn anything it raises into a failed case (``error_hint``).
 
         Then check that ``fn`` left its tensor (and list, dict) arguments as they were, except the
-        positions in ``inplace_ok`` (True: all), and, when the learner's notebook computes on a
+        positions in ``inplace_ok`` (True: all; ``inplace_hint`` replaces the general advice), and, when the learner's notebook computes on a
         GPU, queue a run of ``fn`` on copies of the inputs there (``on_device``; run by ``finish``
         once every CPU case has passed): a new tensor made without ``device=`` fails that run
         with a hint instead of failing in the learner's notebook.
@@ -386,14 +387,21 @@ class Check:
             if not _unchanged(now, snap):
                 name = _arg_name(fn, args, kwargs, key)
                 what = "tensor" if isinstance(snap, torch.Tensor) else type(snap).__name__
+                hint = inplace_hint or (
+                    f"an in-place operation such as `{name} /= ...`, `{name} += ...`, "
+                    f"`{name}[...] = ...` or a method ending in _ (.add_(), .masked_fill_()) "
+                    f"changes the caller's tensor too: write `{name} = {name} / ...`, which "
+                    "makes a new one"
+                    if what == "tensor"
+                    else f"`{name}[...] = ...`, `{name}.append(...)`, `del {name}[...]` or "
+                    f"`{name} += ...` change the caller's {what} too: build a new {what} "
+                    f"(or start from a copy, `{name} = {what}({name})`) and return that"
+                )
                 raise CaseFailed(
                     case,
                     f"your function changed its input `{name}` in place (the caller's {what} "
                     "is different after the call)",
-                    f"an in-place operation such as `{name} /= ...`, `{name} += ...`, "
-                    f"`{name}[...] = ...` or a method ending in _ (.add_(), .masked_fill_()) "
-                    f"changes the caller's {what} too: write `{name} = {name} / ...`, which "
-                    "makes a new one",
+                    hint,
                 )
         if device_args is not None:  # run once every CPU case has passed (see finish)
             self._pending.append((device_args, case, error_hint, self._forbid))

@@ -39,7 +39,8 @@ def _as_list(got: Any, case: str, what: str = "a list of ints") -> list[int]:
 def ex13_pair_counts(c: Check, pair_counts: Callable[..., Any]) -> str:
     """``pair_counts(ids) -> dict`` of how often each adjacent pair ``(a, b)`` occurs."""
     cases = [
-        ("[1, 2, 1, 2]", [1, 2, 1, 2]),
+        ("the bytes of 'the'", list(b"the")),  # first: tells a dropped last pair from counting
+        ("[1, 2, 1, 2]", [1, 2, 1, 2]),  # presence (1 each), which 'the' cannot
         ("the bytes of 'hello'", list(b"hello")),
         ("[7, 7, 7]: overlapping pairs", [7, 7, 7]),
         ("[7, 7, 7, 7]", [7, 7, 7, 7]),
@@ -64,6 +65,16 @@ def ex13_pair_counts(c: Check, pair_counts: Callable[..., Any]) -> str:
             hint = "use tuples (a, b) as keys: lists cannot be dict keys, and ids are not pairs"
         elif ids and got == dict(Counter(zip(ids, ids[1:] + ids[:1]))):
             hint = "the last id has no right neighbour: do not wrap around to the first"
+        elif set(got) == set(want) and set(got.values()) == {1}:
+            hint = (
+                "every pair got the count 1: count how often each pair occurs (counts[pair] += 1), "
+                "not just whether it occurs"
+            )
+        elif len(set(ids)) == len(ids) >= 2 and got == dict(Counter(zip(ids[:-2], ids[1:-1]))):
+            hint = (
+                "the last pair is missing: a list of n ids has n - 1 pairs, so the loop runs "
+                "over range(len(ids) - 1) (or use zip(ids, ids[1:]))"
+            )
         elif set(got) <= set(want) and sum(got.values()) < sum(want.values()):
             hint = (
                 "count every position, overlapping ones too: [7, 7, 7] holds the pair (7, 7) at "
@@ -89,14 +100,10 @@ def ex13_merge(c: Check, merge: Callable[..., Any]) -> str:
     ]
     for case, ids, pair, new_id in cases:
         want = _merge(ids, pair, new_id)
-        before = list(ids)
-        got = _as_list(c.call(merge, before, pair, new_id, case=case), case)
-        c.expect(
-            before == ids,
-            case=case,
-            problem="your function changed the list it was given",
-            hint="build a new list; the caller may still need the old one",
-        )
+        got = c.call(merge, list(ids), pair, new_id, case=case,
+                     inplace_hint="build a new list (out = [], then out.append(...)) and return "
+                     "it: the caller may still need the old one")  # fmt: skip
+        got = _as_list(got, case)
         if got == want:
             c.cases += 1
             continue
@@ -113,13 +120,15 @@ def ex13_merge(c: Check, merge: Callable[..., Any]) -> str:
     return f"{len(cases)} cases including 'aaa' and a pair at the end"
 
 
+# Written out of rank order on purpose: a dict's insertion order is not the merge order, so an
+# answer that replays merges.items() as they come must fail (' there' needs 'he' first).
 _MERGES = {
-    (104, 101): 256,  # "he"
-    (32, 116): 257,  # " t"
-    (257, 256): 258,  # " the"
-    (101, 114): 259,  # "er"
-    (256, 114): 260,  # "her"
     (195, 169): 261,  # "é" (2 bytes)
+    (256, 114): 260,  # "her"
+    (101, 114): 259,  # "er"
+    (257, 256): 258,  # " the"
+    (32, 116): 257,  # " t"
+    (104, 101): 256,  # "he"
 }
 
 
@@ -138,6 +147,14 @@ def _by_count_encode(text: str, merges: dict[tuple[int, int], int]) -> list[int]
             return ids
         pair = max(counts, key=lambda p: (counts[p], -merges[p]))
         ids = _merge(ids, pair, merges[pair])
+
+
+def _dict_order_encode(text: str, merges: dict[tuple[int, int], int]) -> list[int]:
+    """The usual mistake: replay the merges in the dict's order instead of by new id."""
+    ids = list(text.encode("utf-8"))
+    for pair, new in merges.items():
+        ids = _merge(ids, pair, new)
+    return ids
 
 
 def _ref_encode_ords(text: str, merges: dict[tuple[int, int], int]) -> list[int]:
@@ -176,6 +193,11 @@ def ex13_encode(c: Check, encode: Callable[..., Any]) -> str:
                 "you chose the most frequent pair of this text; at encode time the order is the "
                 "merge order (smallest new id first), as in training"
             )
+        elif got == _dict_order_encode(text, _MERGES):
+            hint = (
+                "you replayed merges in the dict's order, which need not be the order they were "
+                "learned: apply them by new id, smallest first (sorted(merges, key=merges.get))"
+            )
         elif not text.isascii() and got == _ref_encode_ords(text, _MERGES):
             hint = "work on UTF-8 bytes (text.encode('utf-8')), not on ord() of each character"
         raise CaseFailed(case, f"expected {want}, got {got}", hint)
@@ -185,10 +207,11 @@ def ex13_encode(c: Check, encode: Callable[..., Any]) -> str:
 _DECODE_MERGES = [(104, 101), (32, 116), (257, 256), (195, 169), (101, 114)]
 
 
-def _ref_vocab(merges: list[tuple[int, int]]) -> dict[int, bytes]:
+def _ref_vocab(merges: list[tuple[int, int]], first: int = 256) -> dict[int, bytes]:
+    """Bytes of every id; ``first`` other than 256 builds the off-by-one vocabulary of a mistake."""
     vocab = {i: bytes([i]) for i in range(256)}
     for k, (a, b) in enumerate(merges):
-        vocab[256 + k] = vocab[a] + vocab[b]
+        vocab[first + k] = vocab.get(a, b"") + vocab.get(b, b"")
     return vocab
 
 
@@ -228,7 +251,16 @@ def ex13_decode(c: Check, decode: Callable[..., Any]) -> str:
             c.cases += 1
             continue
         hint = "vocab[i] = bytes([i]) for i < 256, then vocab[256 + k] = vocab[a] + vocab[b]"
-        if any(i >= 256 for i in ids) and "\ufffd" not in want:
+        joined = b"".join(vocab[i] for i in ids)
+        shifted = _ref_vocab(_DECODE_MERGES, first=257)
+        if got == joined.decode("utf-8", errors="ignore"):
+            hint = (
+                "errors='ignore' drops a cut character without a trace: use errors='replace', "
+                "which shows it as '\ufffd'"
+            )
+        elif got == joined.decode("latin-1"):
+            hint = "decode the bytes as UTF-8 (.decode('utf-8', errors='replace')), not Latin-1"
+        elif got == b"".join(shifted.get(i, b"") for i in ids).decode("utf-8", errors="replace"):
             hint = "merge k gets id 256 + k: the first 256 ids are the bytes themselves"
         elif ids == [195, 169] and got == "\ufffd\ufffd":
             hint = "join the bytes of ALL ids first, then decode once: 'é' is two bytes"
@@ -255,11 +287,22 @@ def ex13_decode_stream(c: Check, decode_tokens: Callable[..., Any]) -> str:
             c.cases += 1
             continue
         hint = "join the bytes of all tokens first, then decode once"
+        joined = b"".join(vocab[i] for i in ids)
         per_token = "".join(vocab[i].decode("utf-8", errors="replace") for i in ids)
         if got == per_token:
             hint = (
                 "still decoding token by token: a token may hold only part of a character; "
                 "b''.join(...) the bytes first, then decode once"
+            )
+        elif got == joined.decode("utf-8", errors="ignore"):
+            hint = (
+                "errors='ignore' drops a broken character without a trace: use errors='replace', "
+                "which shows it as '\ufffd'"
+            )
+        elif got == joined.decode("latin-1"):
+            hint = (
+                "each byte became its own character (chr or Latin-1): join the bytes, then "
+                ".decode('utf-8', errors='replace')"
             )
         raise CaseFailed(case, f"expected {want!r}, got {got!r}", hint)
     return f"{len(cases)} cases including 2- and 4-byte characters"
