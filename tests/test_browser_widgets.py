@@ -544,7 +544,7 @@ def _selected_notebooks(session: pytest.Session) -> list[str]:
     return [
         item.callspec.params["rel"]
         for item in session.items
-        if item.module is sys.modules[__name__]
+        if getattr(item, "module", None) is sys.modules[__name__]
         and hasattr(item, "callspec")
         and item.callspec.params.get("rel")
     ]

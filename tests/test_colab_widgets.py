@@ -62,7 +62,7 @@ def _selected_paths(session: pytest.Session) -> list[Path]:
     """The notebooks the selected tests of this module will check, in the order they will."""
     paths: list[Path] = []
     for item in session.items:
-        if item.module is not sys.modules[__name__]:
+        if getattr(item, "module", None) is not sys.modules[__name__]:
             continue
         if hasattr(item, "callspec") and item.callspec.params.get("path"):
             paths.append(item.callspec.params["path"])

@@ -52,6 +52,26 @@ def test_default_figure_is_drawn_once_with_default_values() -> None:
     assert ex.values == {"a": 1.0, "n": 3, "kind": "y"}
 
 
+def test_drawing_leaves_every_random_generator_as_it_was() -> None:
+    """An explorer that trains (chapters 04, 06) reseeds and draws; later cells must not notice."""
+    import random
+
+    import numpy as np
+    import torch
+
+    def draw(a: float, n: int, kind: str) -> plt.Figure:
+        torch.manual_seed(0)
+        torch.randn(3), np.random.rand(3), random.random()
+        return plt.figure()
+
+    torch.manual_seed(123), np.random.seed(123), random.seed(123)
+    want = (torch.rand(2), np.random.rand(2), random.random())
+    torch.manual_seed(123), np.random.seed(123), random.seed(123)
+    core.explorer(draw, _controls(core))
+    got = (torch.rand(2), np.random.rand(2), random.random())
+    assert torch.equal(got[0], want[0]) and np.array_equal(got[1], want[1]) and got[2] == want[2]
+
+
 def test_slider_kinds_and_update_on_release() -> None:
     pytest.importorskip("ipywidgets")
     controls = _controls(core)

@@ -9,13 +9,14 @@ controls are missing.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
+import torch
 from IPython.display import clear_output, display
-
-from ..checkpoint import rng_state, set_rng_state
 
 try:
     import ipywidgets as _w
@@ -40,21 +41,21 @@ class Explorer:
         The random generators (Python, NumPy, PyTorch) are put back afterwards: moving a slider,
         or the explorer's first draw, never changes what the notebook's later cells compute.
         """
-        saved = rng_state()
+        py_state, np_state = random.getstate(), np.random.get_state()
         try:
-            if self.output is None:
-                self.draw(**self.values)
-                plt.show()
-            else:
-                with self.output:
-                    if (
-                        change is not None
-                    ):  # first draw: nothing to clear, and no frontend may exist
-                        clear_output(wait=True)
+            with torch.random.fork_rng(devices=[]):
+                if self.output is None:
                     self.draw(**self.values)
                     plt.show()
+                else:
+                    with self.output:
+                        if change is not None:  # first draw: nothing to clear, maybe no frontend
+                            clear_output(wait=True)
+                        self.draw(**self.values)
+                        plt.show()
         finally:
-            set_rng_state(saved)
+            random.setstate(py_state)
+            np.random.set_state(np_state)
         self.draws += 1
 
     def _ipython_display_(self) -> None:  # already displayed by explorer()
