@@ -80,23 +80,46 @@ class Block(nn.Module):
         return x
 
 
-def sample_next(
+def filter_logits(
     logits: torch.Tensor,
     temperature: float = 1.0,
     top_k: int | None = None,
-    generator: torch.Generator | None = None,
+    top_p: float | None = None,
 ) -> torch.Tensor:
-    """Draw the next token from the last position's logits ``(B, V)``: returns ids ``(B, 1)``.
+    """The logits ``(B, V)`` that sampling draws from, in float32: returns ``(B, V)``.
 
-    Divide by ``temperature`` first, keep only the ``top_k`` largest logits if asked, then sample
-    from the softmax. The one sampling rule of the course (plain, cached and exported generation).
-    It computes in float32: float16 logits divided by a small temperature would overflow to inf.
+    Divide by ``temperature``; with ``top_k``, set all but the ``top_k`` largest to ``-inf``; with
+    ``top_p`` (nucleus sampling, Holtzman et al. 2019, "The Curious Case of Neural Text
+    Degeneration"), keep the smallest set of most likely tokens whose probability (after temperature
+    and top-k) sums to at least ``top_p``, always at least one token. float16 logits divided by a
+    small temperature would overflow to inf, hence float32.
     """
     logits = logits.to(torch.promote_types(logits.dtype, torch.float32)) / temperature
     if top_k is not None:
         kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]  # (B, 1)
         logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)  # (B, V)
+    if top_p is not None:
+        probs, order = torch.sort(torch.softmax(logits, dim=-1), dim=-1, descending=True)  # (B, V)
+        before = probs.cumsum(dim=-1) - probs  # mass of the more likely tokens
+        drop_sorted = before >= top_p  # the nucleus is already full: never true for the first
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)  # back to vocab order
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def sample_next(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+    top_p: float | None = None,
+) -> torch.Tensor:
+    """Draw the next token from the last position's logits ``(B, V)``: returns ids ``(B, 1)``.
+
+    Apply ``filter_logits`` (temperature, then ``top_k``, then ``top_p``), then sample from the
+    softmax. The one sampling rule of the course (plain, cached and exported generation).
+    """
+    probs = torch.softmax(filter_logits(logits, temperature, top_k, top_p), dim=-1)  # (B, V)
     return torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
 
 
@@ -109,6 +132,7 @@ def sample_tokens(
     top_k: int | None = None,
     generator: torch.Generator | None = None,
     vocab_size: int | None = None,
+    top_p: float | None = None,
 ) -> torch.Tensor:
     """The generation loop: ``max_new_tokens`` times, append a token drawn from ``next_logits``.
 
@@ -130,8 +154,12 @@ def sample_tokens(
     if top_k is not None and (not isinstance(top_k, int) or not 1 <= top_k <= top):
         most = f"1..vocab_size={vocab_size}" if vocab_size else ">= 1"
         raise ValueError(f"top_k must be None or an int in {most}, got {top_k!r}")
+    if top_p is not None and not (
+        isinstance(top_p, (int, float)) and not isinstance(top_p, bool) and 0 < top_p <= 1
+    ):
+        raise ValueError(f"top_p must be None or a number in (0, 1], got {top_p!r}")
     for _ in range(max_new_tokens):
-        nxt = sample_next(next_logits(idx), temperature, top_k, generator)  # (B, 1)
+        nxt = sample_next(next_logits(idx), temperature, top_k, generator, top_p)  # (B, 1)
         idx = torch.cat((idx, nxt), dim=1)  # (B, T + 1)
     return idx
 
@@ -246,14 +274,16 @@ class GPT(nn.Module):
         top_k: int | None = None,
         generator: torch.Generator | None = None,
         use_cache: bool = False,
+        top_p: float | None = None,
     ) -> torch.Tensor:
         """Continue ``idx (B, T)`` by ``max_new_tokens`` sampled tokens: returns ``(B, T + new)``.
 
         Each step feeds the last ``block_size`` tokens, divides the last position's logits by
-        ``temperature`` (< 1: sharper, > 1: flatter), keeps only the ``top_k`` most likely tokens if
-        asked, and samples from the softmax. Pass a seeded ``generator`` (or seed PyTorch) to
-        get the same text every time. ``use_cache=True`` keeps each layer's keys and values in a
-        ``KVCache``, so each step feeds only the newest token: the same tokens, much faster.
+        ``temperature`` (< 1: sharper, > 1: flatter), keeps only the ``top_k`` most likely tokens
+        and/or the nucleus of probability ``top_p`` if asked (``filter_logits``), and samples from
+        the softmax. Pass a seeded ``generator`` (or seed PyTorch) to get the same text every
+        time. ``use_cache=True`` keeps each layer's keys and values in a ``KVCache``, so each step
+        feeds only the newest token: the same tokens, much faster.
         """
         block = self.config.block_size
         cache: KVCache | None = None
@@ -273,7 +303,7 @@ class GPT(nn.Module):
         self.eval()
         try:
             args = (max_new_tokens, temperature, top_k, generator, self.config.vocab_size)
-            return sample_tokens(next_logits, idx, *args)
+            return sample_tokens(next_logits, idx, *args, top_p=top_p)
         finally:
             self.train(was_training)
 

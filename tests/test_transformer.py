@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from course_lib.transformer import GPT, GPTConfig, adamw_param_groups
+from course_lib.transformer import GPT, GPTConfig, adamw_param_groups, filter_logits
 
 SMALL = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16)
 
@@ -129,6 +129,57 @@ def test_generate_respects_top_k():
     assert len(nxt.unique()) > 3  # different contexts, different top-3 sets
     greedy = model.generate(ctx, 1, top_k=1)[:, -1]
     assert torch.equal(greedy, logits[:, -1].argmax(-1))
+
+
+def _nucleus_reference(logits, temperature, top_k, top_p):
+    """Nucleus sampling written the plain way, one row at a time (Holtzman et al. 2019): sort the
+    tokens by probability, take them until their probabilities sum to at least p, renormalise."""
+    out = torch.zeros_like(logits, dtype=torch.float64)
+    for b, row in enumerate(logits.double() / temperature):
+        if top_k is not None:
+            row = row.masked_fill(
+                row < torch.sort(row, descending=True).values[top_k - 1], -math.inf
+            )
+        probs = torch.softmax(row, -1)
+        total = 0.0
+        for i in torch.argsort(probs, descending=True).tolist():
+            out[b, i] = probs[i]
+            total += probs[i].item()
+            if total >= top_p:
+                break
+    return out / out.sum(-1, keepdim=True)
+
+
+@pytest.mark.parametrize(
+    "temperature, top_k, top_p",
+    [(1.0, None, 0.9), (0.7, None, 0.5), (2.0, 6, 0.8), (1.0, None, 1e-6), (1.0, 3, 1.0)],
+)
+def test_top_p_matches_a_sorted_cumulative_reference(device, temperature, top_k, top_p):
+    # The reference computes the same nucleus in float64 with a plain loop, so the kept sets and the
+    # renormalised probabilities must agree; float16 logits check the float32 softmax.
+    torch.manual_seed(0)
+    logits = 3 * torch.randn(64, 11)
+    for dtype in (torch.float32, torch.float16):
+        got = torch.softmax(filter_logits(logits.to(device, dtype), temperature, top_k, top_p), -1)
+        assert got.dtype == torch.float32
+        want = _nucleus_reference(logits.to(dtype).float(), temperature, top_k, top_p)
+        torch.testing.assert_close(got.cpu().double(), want, atol=1e-6, rtol=1e-5)
+        assert ((got > 0).sum(-1) >= 1).all()  # at least one token always survives
+    tiny = filter_logits(logits, 1.0, None, 1e-6)  # a tiny nucleus: only the most likely token
+    assert torch.equal(tiny.argmax(-1), logits.argmax(-1)) and (tiny.isfinite().sum(-1) == 1).all()
+
+
+def test_generate_with_top_p_samples_inside_the_nucleus():
+    model = _model().eval()
+    ctx = torch.randint(0, 11, (200, 6))
+    logits, _ = model(ctx)
+    kept = filter_logits(logits[:, -1], 1.5, None, 0.6).isfinite()  # (200, V)
+    torch.manual_seed(0)
+    nxt = model.generate(ctx, 1, temperature=1.5, top_p=0.6)[:, -1]
+    assert kept.gather(1, nxt[:, None]).all()
+    for bad in (0, 1.5, True, "0.9"):
+        with pytest.raises(ValueError, match="top_p"):
+            model.generate(ctx[:1], 1, top_p=bad)
 
 
 def test_low_temperature_is_almost_greedy():
