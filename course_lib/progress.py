@@ -23,6 +23,8 @@ from . import workbook
 LOG_NAME = ".progress.jsonl"
 ENV_FILE = "COURSE_PROGRESS_FILE"
 SOLVED, ATTEMPTED, NOT_STARTED = "solved", "attempted", "not started"
+#: the mark that starts a checker's "not done yet" line (``checks._core`` prints it)
+TODO = "\u270f\ufe0f"
 
 
 def log_path() -> Path | None:
@@ -37,8 +39,6 @@ def log_path() -> Path | None:
 
 def outcome(passed: bool, message: str) -> str:
     """``solved``, ``attempted`` (a wrong answer) or ``not started`` (the stub still raises)."""
-    from .checks._core import TODO
-
     return SOLVED if passed else NOT_STARTED if message.startswith(TODO) else ATTEMPTED
 
 

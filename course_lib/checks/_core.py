@@ -29,10 +29,10 @@ from typing import Any
 import torch
 
 from ..device import get_device
+from ..progress import TODO, record
 
 PASS = "\u2705"
 FAIL = "\u274c"
-TODO = "\u270f\ufe0f"
 
 
 class CaseFailed(Exception):
@@ -774,9 +774,7 @@ def report(name: str, passed: bool, message: str) -> CheckResult:
     """Print the checker's one line and return its result."""
     message = " ".join(message.split())  # one line, even when a learner's error spans several
     print(message)
-    from ..progress import record  # for `workbook status`; never raises
-
-    record(name, passed, message)
+    record(name, passed, message)  # for `workbook status`; never raises
     return CheckResult(name, passed, message)
 
 
