@@ -43,20 +43,23 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 # `make test`: install, lint, workbook sync, then one pytest run (parallel workers) of the unit
-# tests, every notebook in FAST mode, the real-browser widget test and the Colab-widget check;
-# the seconds of each phase are printed at the end, with the slowest files. Each file is one unit
-# of work (--dist loadfile); tests/conftest.py hands out the longest first (the browser and Colab
-# checks, then the notebooks), so no worker is left alone with a long one at the end.
+# tests, every notebook in FAST mode and the real-browser widget test; the seconds of each phase
+# are printed at the end, with the slowest files. The notebooks run on the `course-colab` kernel
+# (.venv-colab's Python, Colab's ipywidgets 7.7.1), which also moves every control of every
+# explorer and fails on any error: nbval and the Colab-widget check in one run of each notebook
+# (tests/colab_widgets_check.py); the browser test covers ipywidgets 8 in JupyterLab. Each file
+# is one unit of work (--dist loadfile); tests/conftest.py hands out the longest first (the
+# browser test, then the notebooks), so no worker is left alone with a long one at the end.
 PYTEST_ARGS ?=
 test:
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory install colab-env || exit 1; t1=$$(date +%s); \
 	$(MAKE) --no-print-directory lint || exit 1; t2=$$(date +%s); \
 	$(PY) -m course_lib.workbook check || exit 1; t3=$$(date +%s); \
-	echo "pytest -n $(WORKERS): unit tests, $(words $(NB)) notebooks (FAST), browser and Colab widget checks"; \
+	echo "pytest -n $(WORKERS): unit tests, $(words $(NB)) notebooks (FAST, Colab widgets), browser test"; \
 	COURSE_FAST=1 OMP_NUM_THREADS=1 COURSE_COLAB_PYTHON="$(CURDIR)/$(COLAB_PY)" \
 		$(PY) -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder -q \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
+		--nbval-lax --nbval-kernel-name=course-colab --nbval-cell-timeout=900 \
 		-rs --durations=10 --durations-min=5 --slowest-files=15 $(PYTEST_ARGS) \
 		tests $(NB); \
 	rc=$$?; end=$$(date +%s); \
@@ -84,8 +87,8 @@ $(COLAB_STAMP): $(STAMP)
 	$(COLAB_PY) -m pip install -qq --no-compile --no-deps $(COLAB_WIDGETS)
 	@touch $(COLAB_STAMP)
 
-# Run every explorer notebook under ipywidgets 7.7.1 and move every control (make test runs the
-# same check inside pytest: tests/test_colab_widgets.py).
+# Run every explorer notebook under ipywidgets 7.7.1 and move every control, without pytest (make
+# test runs every notebook on the same kernel under nbval).
 colab-check: $(COLAB_STAMP)
 	COURSE_FAST=1 OMP_NUM_THREADS=1 $(COLAB_PY) tests/colab_widgets_check.py
 

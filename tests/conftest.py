@@ -1,18 +1,24 @@
 """Shared fixtures: every device test runs on the CPU, and on CUDA / MPS when present.
 
-Also the order ``make test`` hands files to the workers in (``pytest_collection_modifyitems``) and
-the ``--slowest-files=N`` summary ``make test`` prints: the seconds spent in each test file or
-notebook (setup, call and teardown of all its items, summed), slowest first. nbval makes one item
-per notebook cell, so ``--durations`` alone lists cells, not notebooks.
+Also the order ``make test`` hands files to the workers in (``pytest_collection_modifyitems``), the
+``--slowest-files=N`` summary ``make test`` prints (the seconds spent in each test file or notebook,
+setup, call and teardown of all its items summed, slowest first: nbval makes one item per notebook
+cell, so ``--durations`` alone lists cells, not notebooks), and the ``course-colab`` kernel that
+``--nbval-kernel-name=course-colab`` runs the notebooks on (``pytest_configure``; see
+``tests/colab_widgets_check.py``).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable
 
 import pytest
 import torch
+from colab_widgets_check import KERNEL_NAME, write_kernel_spec
 
 from course_lib.checks._core import FAIL, PASS, TODO
 
@@ -33,9 +39,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """For ``--nbval-kernel-name=course-colab``: write that kernel's spec and put it on JUPYTER_PATH.
+
+    Its Python is ``$COURSE_COLAB_PYTHON`` (``.venv-colab``'s, which ``make test`` sets). Each
+    process (xdist worker) writes its own, removed at the end.
+    """
+    if config.getoption("nbval_kernel_name", default=None) != KERNEL_NAME:
+        return
+    python = os.environ.get("COURSE_COLAB_PYTHON", "")
+    if not os.access(python, os.X_OK):
+        raise pytest.UsageError(
+            f"--nbval-kernel-name={KERNEL_NAME} runs the notebooks with Colab's ipywidgets and "
+            f"needs COURSE_COLAB_PYTHON set to .venv-colab/bin/python (now {python!r}): run "
+            "make colab-env, or use make test, which sets both"
+        )
+    folder = tempfile.mkdtemp(prefix="course-colab-kernel-")
+    write_kernel_spec(folder, python)
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        filter(None, [folder, os.environ.get("JUPYTER_PATH")])
+    )
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
 #: The longest units of ``make test`` (one xdist work unit per file), handed out first so that no
 #: worker is left alone with one of them at the end; notebooks come next, unit tests last.
-FIRST_FILES = ("tests/test_browser_widgets.py", "tests/test_colab_widgets.py")
+FIRST_FILES = ("tests/test_browser_widgets.py",)
 
 
 def _schedule_rank(item: pytest.Item) -> int:

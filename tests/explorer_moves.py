@@ -1,22 +1,12 @@
 """Helper for the explorer tests: move every control of an explorer, as a learner (or the
-ipywidgets 7.7.1 check in ``colab_widgets_check.py``) would, and record what each move drew."""
+ipywidgets 7.7.1 kernel of ``colab_widgets_check.py``) would, and record what each move drew."""
 
 from __future__ import annotations
 
 import time
 
 import matplotlib.pyplot as plt
-
-
-def _other(widget):
-    """The move the 7.7.1 check makes (colab_widgets_check.EPILOGUE): next option, or far end."""
-    if getattr(widget, "options", None) is not None:
-        return (
-            ("index", (widget.index + 1) % len(widget.options)) if len(widget.options) > 1 else None
-        )
-    if getattr(widget, "max", None) is None:
-        return None  # a text box: nothing to slide
-    return ("value", widget.min if widget.value == widget.max else widget.max)
+from colab_widgets_check import other_move  # the same move the Colab kernel makes
 
 
 def move_every_control(ex) -> dict[str, float]:
@@ -27,7 +17,7 @@ def move_every_control(ex) -> dict[str, float]:
     """
     seconds = {}
     for name, widget in ex.controls.items():
-        move = _other(widget)
+        move = other_move(widget)
         if move is None:
             continue
         before_draws, before = ex.draws, _fingerprint()

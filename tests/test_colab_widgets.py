@@ -1,34 +1,27 @@
-"""Every explorer notebook under Colab's ipywidgets (7.7.1), as pytest tests beside the others.
+"""The Colab-widget check itself: the ``course-colab`` kernel that ``make test`` runs notebooks on.
 
 ``make test`` builds ``.venv-colab`` (``make colab-env``: the packages of ``.venv`` with ipywidgets
-7.7.1 in front) and points ``COURSE_COLAB_PYTHON`` at its Python. Each explorer notebook is then one
-test: ``colab_widgets_check.check`` executes it with a kernel of that Python, moves every control of
-every explorer, and fails on any error output or if the kernel's ipywidgets is not 7.7.1. The two
-fixture notebooks test the check itself. Skipped, with the reason, when ``COURSE_COLAB_PYTHON`` is
-not set (``make colab-check`` runs the same check on its own).
-
-The checks of the module's selected tests are handed, in test order, to a pool of
-``$COURSE_COLAB_JOBS`` processes (default 2) when the first one starts: the next notebook's kernel
-starts and runs while the test of the current one waits for its result (``Checks``).
+7.7.1 in front), points ``COURSE_COLAB_PYTHON`` at its Python and runs every notebook under nbval
+with ``--nbval-kernel-name=course-colab`` (``tests/conftest.py`` writes that kernel's spec). The
+kernel moves every control of every explorer a cell creates and fails the cell on any error
+(``colab_widgets_check.install_hooks``), so each notebook runs once for nbval and the Colab check.
+These tests prove that kernel right: it runs ipywidgets 7.7.1, a working fixture notebook passes
+and a broken one (its draw raises once a slider moves) fails; and ``make test`` really uses it.
+Skipped, with the reason, when ``COURSE_COLAB_PYTHON`` is not set (``make colab-check`` runs the
+same kernel over the explorer notebooks on its own).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import sys
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+import subprocess
 from pathlib import Path
 
 import pytest
-from colab_widgets_check import check, explorer_notebooks, self_test_problems
+from colab_widgets_check import COLAB_IPYWIDGETS, KERNEL_NAME, check, self_test_problems
 
-ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SELF_TEST = [FIXTURES / f"explorer_{k}.ipynb" for k in ("ok", "broken")]
 COLAB_PYTHON = os.environ.get("COURSE_COLAB_PYTHON", "")
-JOBS = max(1, int(os.environ.get("COURSE_COLAB_JOBS", "2")))
 
 pytestmark = pytest.mark.skipif(
     not COLAB_PYTHON,
@@ -36,67 +29,23 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-class Checks:
-    """``check(path, python=COLAB_PYTHON)`` of each path, run ahead in a pool, in ``order``."""
-
-    def __init__(self, order: list[Path], jobs: int = JOBS) -> None:
-        # spawn: a clean interpreter per worker, not a fork of this one (torch, threads, ...).
-        self.pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
-        self.futures: dict[Path, Future] = {}
-        for path in order:
-            self._submit(path)
-
-    def _submit(self, path: Path) -> Future:
-        if path not in self.futures:
-            self.futures[path] = self.pool.submit(check, path, python=COLAB_PYTHON)
-        return self.futures[path]
-
-    def problems(self, path: Path) -> list[str]:
-        return self._submit(path).result()
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+def test_the_colab_python_has_colab_ipywidgets() -> None:
+    assert os.access(COLAB_PYTHON, os.X_OK), f"{COLAB_PYTHON} is not an interpreter: make colab-env"
+    version = subprocess.run(
+        [COLAB_PYTHON, "-c", "import ipywidgets; print(ipywidgets.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert version == COLAB_IPYWIDGETS
 
 
-def _selected_paths(session: pytest.Session) -> list[Path]:
-    """The notebooks the selected tests of this module will check, in the order they will."""
-    paths: list[Path] = []
-    for item in session.items:
-        if getattr(item, "module", None) is not sys.modules[__name__]:
-            continue
-        if hasattr(item, "callspec") and item.callspec.params.get("path"):
-            paths.append(item.callspec.params["path"])
-        elif (
-            item.originalname
-            == test_the_check_passes_the_working_fixture_and_catches_the_broken_one.__name__
-        ):
-            paths += SELF_TEST
-    return paths
+def test_make_test_runs_the_notebooks_on_the_colab_kernel(pytestconfig: pytest.Config) -> None:
+    # make test sets both; with only COURSE_COLAB_PYTHON the notebooks would skip the Colab check.
+    assert pytestconfig.getoption("nbval_kernel_name", default=None) == KERNEL_NAME
 
 
-@pytest.fixture(scope="module")
-def checks(request: pytest.FixtureRequest) -> Iterator[Checks]:
-    if not os.access(COLAB_PYTHON, os.X_OK):
-        pytest.fail(f"COURSE_COLAB_PYTHON={COLAB_PYTHON} is not an interpreter: run make colab-env")
-    runner = Checks(_selected_paths(request.session))
-    try:
-        yield runner
-    finally:
-        runner.close()
-
-
-@pytest.mark.parametrize(
-    "path",
-    explorer_notebooks()
-    or [pytest.param(None, marks=pytest.mark.skip(reason="no explorer notebooks yet"))],
-    ids=lambda p: p.relative_to(ROOT).as_posix() if p else "none",
-)
-def test_explorer_notebook_under_colab_ipywidgets(checks: Checks, path: Path) -> None:
-    problems = checks.problems(path)
-    assert not problems, "\n".join(problems)
-
-
-def test_the_check_passes_the_working_fixture_and_catches_the_broken_one(checks: Checks) -> None:
-    ok, broken = (checks.problems(path) for path in SELF_TEST)
+def test_the_kernel_passes_the_working_fixture_and_catches_the_broken_one() -> None:
+    ok, broken = (check(FIXTURES / f"explorer_{k}.ipynb", COLAB_PYTHON) for k in ("ok", "broken"))
     problems = self_test_problems(ok, broken)
     assert not problems, "\n".join(problems)
