@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from course_lib.recipes import GPT_CHAR, gpt_char_recipe
-from course_lib.transformer import GPT
+from course_lib.transformer import GPT, adamw_param_groups
 
 
 def test_recipe_per_device() -> None:
@@ -45,3 +47,27 @@ def test_recipe_builds_the_chapter_run() -> None:
         sched.step()
     assert lrs[0] < 1e-4 and max(lrs) == recipe.lr and abs(lrs[-1] - recipe.min_lr) < 1e-6
     assert lrs.index(max(lrs)) in (99, 100)  # warm-up: a tenth of the run at most, 100 steps here
+
+
+def test_the_fused_optimizer_equals_the_loop(device) -> None:
+    # recipe.optimizer takes PyTorch's fused AdamW (one kernel a step); the reference is the same
+    # AdamW as its single-tensor loop (foreach=False), which computes the same expression per
+    # tensor. 10 steps of the chapter's GPT, clipped as fit clips: equal within float32 rounding.
+    recipe = GPT_CHAR["cpu"]
+    torch.manual_seed(0)
+    model = GPT(recipe.model_config(65)).to(device)
+    twin = copy.deepcopy(model)
+    fused = recipe.optimizer(model)
+    assert fused.defaults["fused"] is True
+    groups = adamw_param_groups(twin, recipe.weight_decay)
+    loop = torch.optim.AdamW(groups, lr=recipe.lr, betas=recipe.betas, foreach=False)
+    idx = torch.randint(0, 65, (4, 16), device=device)
+    for _ in range(10):
+        for m, opt in ((model, fused), (twin, loop)):
+            _, loss = m(idx, idx)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(m.parameters(), recipe.grad_clip)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+    for p, q in zip(model.parameters(), twin.parameters()):
+        torch.testing.assert_close(p, q, atol=1e-5, rtol=1e-5)
