@@ -7,7 +7,7 @@ WORKERS ?= auto
 LAB_ARGS ?=
 NB := $(wildcard notebooks/[0-9][0-9]_*.ipynb solutions/[0-9][0-9]_*.ipynb)
 
-.PHONY: install kernel lab update test lint format notebooks exercises colab-env colab-check gpu-check clean
+.PHONY: install kernel lab update test test-notebook lint format notebooks exercises colab-env colab-check gpu-check clean
 
 install: $(STAMP)
 
@@ -51,21 +51,29 @@ format: install
 # is one unit of work (--dist loadfile); tests/conftest.py hands out the longest first (the
 # browser test, then the notebooks), so no worker is left alone with a long one at the end.
 PYTEST_ARGS ?=
+NBVAL = COURSE_FAST=1 OMP_NUM_THREADS=1 COURSE_COLAB_PYTHON="$(CURDIR)/$(COLAB_PY)" $(PY) -m pytest \
+	--nbval-lax --nbval-kernel-name=course-colab --nbval-cell-timeout=900
 test:
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory install colab-env || exit 1; t1=$$(date +%s); \
 	$(MAKE) --no-print-directory lint || exit 1; t2=$$(date +%s); \
 	$(PY) -m course_lib.workbook check || exit 1; t3=$$(date +%s); \
 	echo "pytest -n $(WORKERS): unit tests, $(words $(NB)) notebooks (FAST, Colab widgets), browser test"; \
-	COURSE_FAST=1 OMP_NUM_THREADS=1 COURSE_COLAB_PYTHON="$(CURDIR)/$(COLAB_PY)" \
-		$(PY) -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder -q \
-		--nbval-lax --nbval-kernel-name=course-colab --nbval-cell-timeout=900 \
+	$(NBVAL) -n $(WORKERS) --dist loadfile --no-loadscope-reorder -q \
 		-rs --durations=10 --durations-min=5 --slowest-files=15 $(PYTEST_ARGS) \
 		tests $(NB); \
 	rc=$$?; end=$$(date +%s); \
 	echo "make test phases: install $$((t1 - start)) s, lint $$((t2 - t1)) s," \
 		"workbook check $$((t3 - t2)) s, pytest $$((end - t3)) s; total $$((end - start)) s"; \
 	exit $$rc
+
+# Some notebooks exactly as `make test` runs them (FAST, course-colab kernel, every control moved):
+# make test-notebook NOTEBOOK="notebooks/02_activations.ipynb solutions/02_activations.ipynb".
+# tests/conftest.py is named because it sets that kernel up; pytest loads it only for paths in tests/.
+NOTEBOOK ?=
+test-notebook: $(COLAB_STAMP)
+	@test -n "$(NOTEBOOK)" || { echo 'name the notebooks: make test-notebook NOTEBOOK=notebooks/02_activations.ipynb'; exit 2; }
+	$(NBVAL) -q tests/conftest.py $(NOTEBOOK)
 
 # Colab's widget version without a second install: a small environment that sees every package of
 # $(VENV) through a .pth file and holds only ipywidgets 7.7.1 in front of them, with the
