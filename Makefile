@@ -19,9 +19,11 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -qq --no-compile -r requirements.txt
 	$(PY) -m pip install -qq --no-deps -e .
+	@$(PY) course_lib/kernel.py
 	@touch $(STAMP)
 
 # The clone's own kernel, inside .venv (never user-wide); rewritten only when it points elsewhere.
+# Also JupyterLab's settings for .venv (widget messages on the kernel's main thread; kernel.py says why).
 # Run as a script: importing the package would load torch, and this runs on every `make lab`.
 kernel: install
 	@$(PY) course_lib/kernel.py

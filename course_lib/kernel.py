@@ -11,6 +11,12 @@ Why the name ``python3`` and not a course-specific one: the notebooks' metadata 
 and Google Colab answers any name it does not know with an "Unrecognized runtime" warning before
 falling back to ``python3``. Inside the environment, ``python3`` *is* the clone's kernel; the
 display name ``DISPLAY_NAME`` shows which one is running.
+
+It also writes JupyterLab's ``overrides.json`` in the same environment (``LAB_OVERRIDES``): widget
+messages go to the kernel's main thread, as on Colab and in the classic notebook. JupyterLab 4.4+
+otherwise sends them to a kernel subshell (ipykernel 7), a second thread, so a slider's redraw
+(pyplot, the random generators an explorer saves and puts back, a short training run) would run
+at the same time as a cell; pyplot is not thread-safe, and the explorers assume one thread.
 """
 
 from __future__ import annotations
@@ -22,6 +28,12 @@ from pathlib import Path
 
 KERNEL_NAME = "python3"
 DISPLAY_NAME = "Python 3 (From Loss to Transformer)"
+
+
+#: JupyterLab settings for this environment (``<prefix>/share/jupyter/lab/settings/overrides.json``).
+LAB_OVERRIDES = {
+    "@jupyterlab/apputils-extension:kernels-settings": {"commsOverSubshells": "disabled"}
+}
 
 
 def kernelspec() -> dict[str, str]:
@@ -59,6 +71,36 @@ def ensure(prefix: str | os.PathLike[str] | None = None) -> bool:
     return True
 
 
+def overrides_file(prefix: str | os.PathLike[str] | None = None) -> Path:
+    """JupyterLab's ``overrides.json`` inside the environment at ``prefix`` (default: this one)."""
+    return Path(prefix or sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+
+
+def ensure_lab_settings(prefix: str | os.PathLike[str] | None = None) -> bool:
+    """Merge ``LAB_OVERRIDES`` into the environment's ``overrides.json``; True when it was written.
+
+    Settings already there for other plugins (or other keys of the same plugin) are kept; a file
+    that is not a JSON object is left alone, with one sentence on what to do.
+    """
+    path = overrides_file(prefix)
+    try:
+        current = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        current = None
+    if not isinstance(current, dict):
+        print(f"{path} is not a JSON object; left as it is. Add {json.dumps(LAB_OVERRIDES)} to it.")
+        return False
+    merged = dict(current)
+    for plugin, values in LAB_OVERRIDES.items():
+        mine = current.get(plugin)
+        merged[plugin] = {**(mine if isinstance(mine, dict) else {}), **values}
+    if merged == current:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+    return True
+
+
 def main() -> int:
     if sys.prefix == sys.base_prefix and not os.environ.get("CONDA_PREFIX"):
         print(
@@ -68,6 +110,8 @@ def main() -> int:
         return 1
     if ensure():
         print(f"Registered the Jupyter kernel '{DISPLAY_NAME}' -> {sys.executable}")
+    if ensure_lab_settings():
+        print(f"JupyterLab settings for this environment: {overrides_file()}")
     return 0
 
 

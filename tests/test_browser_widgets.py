@@ -48,6 +48,8 @@ import nbformat
 import pytest
 from colab_widgets_check import explorer_cells, explorer_notebooks
 
+from course_lib import kernel
+
 try:
     from playwright.sync_api import sync_playwright
 except ImportError:  # pragma: no cover - depends on the environment
@@ -151,6 +153,16 @@ def _copy_notebooks(root: Path) -> dict[str, str]:
     return rels
 
 
+def _assert_lab_overrides(url: str, token: str) -> None:
+    """JupyterLab applies ``kernel.LAB_OVERRIDES`` (so the test sees the settings a learner gets)."""
+    for plugin, values in kernel.LAB_OVERRIDES.items():
+        with urllib.request.urlopen(f"{url}/lab/api/settings/{plugin}?token={token}") as r:
+            reply = json.load(r)  # overrides.json becomes the schema's defaults
+        for key, value in values.items():
+            now = reply["settings"].get(key, reply["schema"]["properties"][key].get("default"))
+            assert now == value, f"JupyterLab's {plugin} {key} is {now!r}, not {value!r}"
+
+
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
     """JupyterLab 4 on 127.0.0.1 serving a temporary copy of the notebooks; stopped afterwards."""
@@ -158,6 +170,7 @@ def lab() -> Iterator[Lab]:
     root = tmp / "course"
     root.mkdir()
     _copy_notebooks(root)
+    kernel.ensure_lab_settings()  # what `make lab` writes: widget messages on the main thread
     settings = tmp / "settings"
     for name, values in LAB_SETTINGS.items():
         f = settings / f"{name}.jupyterlab-settings"
@@ -196,6 +209,7 @@ def lab() -> Iterator[Lab]:
                         f"JupyterLab did not start:\n{(tmp / 'lab.log').read_text()[-3000:]}"
                     )
                 time.sleep(0.3)
+        _assert_lab_overrides(url, token)
         yield Lab(url, token, root)
     finally:
         proc.terminate()

@@ -58,3 +58,22 @@ def test_make_lab_repairs_the_kernel_and_never_registers_it_user_wide() -> None:
     lab = makefile[makefile.index("\nlab:") :].split("\n\n")[0]
     assert lab.startswith("\nlab: kernel") and "JUPYTER_PREFER_ENV_PATH=1" in lab
     assert "course_lib/kernel.py" in makefile  # a script: it never imports torch
+
+
+def test_lab_settings_send_widget_messages_to_the_main_thread(tmp_path, capsys) -> None:
+    # JupyterLab 4.4+ would otherwise run widget callbacks in a kernel subshell (a second thread),
+    # concurrently with cells; pyplot and the explorers' saved random state assume one thread.
+    path = kernel.overrides_file(tmp_path)
+    path.parent.mkdir(parents=True)
+    other = {"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"}}
+    path.write_text(json.dumps(other))
+    assert kernel.ensure_lab_settings(tmp_path) is True
+    settings = json.loads(path.read_text())
+    assert settings == {**other, **kernel.LAB_OVERRIDES}  # a learner's own settings are kept
+    assert settings["@jupyterlab/apputils-extension:kernels-settings"] == {
+        "commsOverSubshells": "disabled"
+    }
+    assert kernel.ensure_lab_settings(tmp_path) is False  # nothing to change the second time
+    path.write_text("[1, 2]")
+    assert kernel.ensure_lab_settings(tmp_path) is False  # not an object: left alone, one sentence
+    assert path.read_text() == "[1, 2]" and "not a JSON object" in capsys.readouterr().out
