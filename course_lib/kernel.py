@@ -80,15 +80,17 @@ def ensure_lab_settings(prefix: str | os.PathLike[str] | None = None) -> bool:
     """Merge ``LAB_OVERRIDES`` into the environment's ``overrides.json``; True when it was written.
 
     Settings already there for other plugins (or other keys of the same plugin) are kept; a file
-    that is not a JSON object is left alone, with one sentence on what to do.
+    that is not a readable JSON object, or a folder that cannot be written, is left alone, with one
+    sentence on what to do (never an exception).
     """
     path = overrides_file(prefix)
+    by_hand = f"add {json.dumps(LAB_OVERRIDES)} to it by hand"
     try:
         current = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     except (OSError, ValueError):
         current = None
     if not isinstance(current, dict):
-        print(f"{path} is not a JSON object; left as it is. Add {json.dumps(LAB_OVERRIDES)} to it.")
+        print(f"{path} is not a JSON object this script can read; left as it is: {by_hand}.")
         return False
     merged = dict(current)
     for plugin, values in LAB_OVERRIDES.items():
@@ -96,8 +98,12 @@ def ensure_lab_settings(prefix: str | os.PathLike[str] | None = None) -> bool:
         merged[plugin] = {**(mine if isinstance(mine, dict) else {}), **values}
     if merged == current:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+    except OSError as e:
+        print(f"Could not write {path} ({e.strerror}): {by_hand}.")
+        return False
     return True
 
 
