@@ -1,9 +1,9 @@
 """Every explorer, proven in a real browser: JupyterLab 4 + Debian's Chromium, driven by Playwright.
 
 One JupyterLab server (127.0.0.1, a free port, a random token) serves a temporary copy of the
-explorer notebooks, so autosave never writes into the course. For each notebook a page of one
-Chromium (its own JupyterLab workspace) opens it, runs every cell from the Run menu
-(``COURSE_FAST=1``), saves it (into the copy) and checks:
+explorer notebooks, so autosave never writes into the course. One page of one Chromium holds
+JupyterLab; it opens each notebook in a tab of its own (File > Open from Path), runs every cell
+from the Run menu (``COURSE_FAST=1``), saves it (into the copy) and checks:
 
 - every code cell ran, and no cell stored an error output;
 - each explorer cell shows at least one explorer (controls plus an Output widget with a figure),
@@ -13,10 +13,11 @@ Chromium (its own JupyterLab workspace) opens it, runs every cell from the Run m
 - moving the first control of each explorer (the keyboard on a slider's handle, or typing into its
   readout when the keyboard does nothing) changes the figure, and the new figure carries no error.
 
-Most of a notebook's time is its kernel running the cells, so the pages overlap: while one
-notebook is checked, the next ones (up to ``$COURSE_BROWSER_JOBS`` at once, default 3) are already
-opened and running, each with its own kernel (``Pipeline``). Each notebook is still one test with its
-own report.
+Most of a notebook's time is its kernel running the cells, so the notebooks overlap: while one
+is checked, the next ones (up to ``$COURSE_BROWSER_JOBS`` at once, default 3) are already open in
+their tabs and running, each with its own kernel (``Pipeline``). Each notebook is still one test
+with its own report. One page rather than one per notebook: loading JupyterLab costs Chromium about
+5 s of CPU each time, a third of the whole test's browser time.
 
 One screenshot per notebook (the first explorer scrolled into view) goes to
 ``build/browser-screens/`` (or ``$COURSE_SCREENSHOT_DIR``); the test prints the folder. Two fixture
@@ -51,6 +52,7 @@ from colab_widgets_check import explorer_cells, explorer_notebooks
 from course_lib import kernel
 
 try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 except ImportError:  # pragma: no cover - depends on the environment
     sync_playwright = None
@@ -131,7 +133,7 @@ class Lab:
                 self.api("DELETE", f"sessions/{session['id']}")
 
     def open_url(self, rel: str) -> str:
-        """``rel`` in a workspace of its own: pages open at once never share a layout."""
+        """``rel`` in a fresh workspace named after it: no layout saved earlier comes back."""
         workspace = re.sub(r"[^A-Za-z0-9_-]", "-", rel)
         return f"{self.url}/lab/workspaces/{workspace}/tree/{rel}?reset&token={self.token}"
 
@@ -272,12 +274,16 @@ _OUTPUT_STATE = """root => {
 }"""
 
 
-def _prompts(page) -> list[str]:
-    return page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").all_inner_texts()
+IDLE = '.jp-Notebook-ExecutionIndicator[data-status="idle"]'
+BUSY = '.jp-Notebook-ExecutionIndicator[data-status="busy"]'
 
 
-def _wait_for_run(page, timeout: float) -> None:
-    """Wait until no code cell is queued or running ("[*]") and the kernel is idle."""
+def _prompts(panel) -> list[str]:
+    return panel.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").all_inner_texts()
+
+
+def _wait_for_run(page, panel, timeout: float) -> None:
+    """Wait until no code cell of ``panel`` is queued or running ("[*]") and its kernel is idle."""
     start = time.monotonic()
     deadline = start + timeout
     stable_since = None
@@ -286,10 +292,10 @@ def _wait_for_run(page, timeout: float) -> None:
         if dialog.count():
             text = " ".join(dialog.first.inner_text().split())
             raise RuntimeError(f"a dialog blocks the notebook: {text[:200]}")
-        prompts = _prompts(page)
+        prompts = _prompts(panel)
         if time.monotonic() - start > 60 and not any(re.search(r"\[[\d*]+\]", p) for p in prompts):
             raise RuntimeError(f"Run All Cells did not start any cell in 60 s: {prompts}")
-        busy = page.locator('.jp-Notebook-ExecutionIndicator[data-status="busy"]').count()
+        busy = panel.locator(BUSY).count()
         started = any(re.search(r"\[\d+\]", p) for p in prompts)
         if started and not busy and not any("*" in p for p in prompts):
             stable_since = stable_since or time.monotonic()
@@ -298,35 +304,33 @@ def _wait_for_run(page, timeout: float) -> None:
         else:
             stable_since = None
         time.sleep(0.25)
-    raise TimeoutError(f"cells still running after {timeout:.0f} s: {_prompts(page)}")
+    raise TimeoutError(f"cells still running after {timeout:.0f} s: {_prompts(panel)}")
 
 
-def _wait_for_kernel(page, timeout: float = 90) -> None:
-    """Wait until the notebook's kernel is idle (accepting a "Select Kernel" dialog, if any)."""
+def _wait_for_kernel(page, panel, timeout: float = 90) -> None:
+    """Wait until the kernel of ``panel`` (the current tab) is idle, accepting a "Select Kernel"
+    dialog if one comes."""
     deadline = time.monotonic() + timeout
     status = page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\| Idle"))
     while time.monotonic() < deadline:
         dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
         if dialog.count():  # its choice is the notebook's own kernel spec
             dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
-        if (
-            status.count()
-            and page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count()
-        ):
+        if status.count() and panel.locator(IDLE).count():
             return
         time.sleep(0.25)
     raise TimeoutError(f"the kernel was not idle after {timeout:.0f} s")
 
 
-def _wait_idle(page, timeout: float = 30) -> None:
+def _wait_idle(panel, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count():
+        if panel.locator(IDLE).count():
             return
         time.sleep(0.2)
 
 
-def _settled(root, page, deadline: float) -> dict:
+def _settled(root, panel, deadline: float) -> dict:
     """The Output state of explorer ``root`` once the kernel is idle and the state holds still.
 
     A redraw clears the Output widget before it fills it again: one read at the wrong moment (a
@@ -334,7 +338,7 @@ def _settled(root, page, deadline: float) -> dict:
     """
     last = None
     while True:
-        _wait_idle(page)
+        _wait_idle(panel)
         state = root.evaluate(_OUTPUT_STATE)
         shown = state["images"] or state["text"].strip()
         if (last is not None and shown and state["sig"] == last["sig"]) or (
@@ -391,41 +395,94 @@ def _move(root, problems: list[str], label: str) -> str:
     return ""
 
 
+def _menu(page, menu: str, item: str) -> None:
+    """Click ``item`` (the start of its label) in the menu bar's ``menu``."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
+    page.locator(".lm-Menu-item:visible", has_text=re.compile(f"^{re.escape(item)}")).first.click()
+
+
+def _current_tab(page) -> str:
+    """The widget id of the main area's current tab (its panel's DOM id)."""
+    return page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current").first.get_attribute(
+        "data-id"
+    )
+
+
 @dataclass
 class Started:
-    """A notebook open in its own page, its cells running (or the error that stopped that)."""
+    """A notebook open in its own tab, its cells running (or the error that stopped that)."""
 
     report: Report
     lab: Lab
     page: object
     copy: Path
     start: float
+    panel_id: str = ""
     js_errors: list[str] = field(default_factory=list)
     error: Exception | None = None
 
+    @property
+    def panel(self):
+        """The notebook's panel (toolbar, cells, outputs); the other tabs' are hidden."""
+        return self.page.locator(f"[id='{self.panel_id}']")
 
-def start_notebook(context, lab: Lab, rel: str) -> Started:
-    """Open ``rel`` (a path inside the served copy) in a new page and click "Run All Cells"."""
-    page = context.new_page()
+
+def start_notebook(page, lab: Lab, rel: str) -> Started:
+    """Open ``rel`` (a path inside the served copy) in a new tab and click "Run All Cells".
+
+    The first notebook loads JupyterLab with it (its own workspace, so an earlier run's layout
+    never comes back); the others open from File > Open from Path.
+    """
     run = Started(Report(rel), lab, page, lab.root / rel, time.monotonic())
-    page.on("pageerror", lambda e: run.js_errors.append(str(e)))
     try:
-        page.goto(lab.open_url(rel))
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-        _wait_for_kernel(page)
-        # Collapse the file browser: more room for the figures in the screenshot.
+        if page.url == "about:blank":
+            page.goto(lab.open_url(rel))
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        else:
+            before = _current_tab(page)
+            _menu(page, "File", "Open from Path")
+            dialog = page.locator(".jp-Dialog")
+            dialog.locator("input").fill(rel)
+            dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+            deadline = time.monotonic() + 60
+            while _current_tab(page) == before:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{rel} did not open in a tab in 60 s")
+                time.sleep(0.1)
+        run.panel_id = _current_tab(page)
+        # Collapse the file browser (opening a path shows it): more room for the screenshots.
         current = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
         if current.count():
             current.first.click()
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-        page.locator(".lm-Menu-item:visible", has_text=re.compile(r"^Run All Cells")).first.click()
+        run.panel.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+        _wait_for_kernel(page, run.panel)
+        _menu(page, "Run", "Run All Cells")
     except Exception as e:  # reported, with a screenshot, by finish_notebook
         run.error = e
     return run
 
 
+def _close_tab(run: Started) -> None:
+    """Shut down the notebook's kernel and close its tab (its memory back for the next ones)."""
+    page = run.page
+    run.lab.stop_kernel(run.report.name)
+    if not run.panel_id:
+        return
+    tab = page.locator(f"#jp-main-dock-panel .lm-TabBar-tab[data-id='{run.panel_id}']")
+    if tab.count():
+        tab.locator(".lm-TabBar-tabCloseIcon").click()
+        dialog = page.locator(".jp-Dialog")
+        try:  # a notebook changed since its save asks; the copy is thrown away anyway
+            dialog.wait_for(timeout=1000)
+            dialog.locator(".jp-Dialog-button", has_text=re.compile("Discard|Close")).first.click()
+        except PlaywrightTimeout:
+            pass
+    if page.locator(".jp-Dialog").count():  # nothing left over to block the next notebook
+        page.keyboard.press("Escape")
+
+
 def finish_notebook(run: Started) -> Report:
-    """Wait for the cells of a started notebook, run every check on it, close its page."""
+    """Wait for the cells of a started notebook, run every check on it, close its tab."""
     report, page, copy, js_errors = run.report, run.page, run.copy, run.js_errors
     rel = report.name
     problems = report.problems
@@ -435,7 +492,10 @@ def finish_notebook(run: Started) -> Report:
     try:
         if run.error is not None:
             raise run.error
-        _wait_for_run(page, RUN_TIMEOUT)
+        page.locator(f"#jp-main-dock-panel .lm-TabBar-tab[data-id='{run.panel_id}']").click()
+        panel = run.panel
+        panel.wait_for(state="visible", timeout=30_000)
+        _wait_for_run(page, panel, RUN_TIMEOUT)
 
         saved = _save_and_read(page, copy)
         for i in code_cells:
@@ -446,10 +506,10 @@ def finish_notebook(run: Started) -> Report:
                 if out.get("output_type") == "error":
                     problems.append(f"cell {i}: {out.get('ename')}: {out.get('evalue')}")
 
-        cells = page.locator(".jp-Notebook .jp-Cell")
+        cells = panel.locator(".jp-Notebook .jp-Cell")
         if cells.count() != len(nb.cells):
             problems.append(f"{cells.count()} cells in the page, {len(nb.cells)} in the notebook")
-        outputs_text = "\n".join(page.locator(".jp-Notebook .jp-OutputArea").all_inner_texts())
+        outputs_text = "\n".join(panel.locator(".jp-Notebook .jp-OutputArea").all_inner_texts())
         for bad in FORBIDDEN:
             if bad in outputs_text:
                 problems.append(f"the page shows {bad!r}")
@@ -484,7 +544,7 @@ def finish_notebook(run: Started) -> Report:
                 while time.monotonic() < deadline:
                     after = root.evaluate(_OUTPUT_STATE)
                     if after["sig"] != before["sig"] and (after["images"] or after["text"].strip()):
-                        after = _settled(root, page, deadline)
+                        after = _settled(root, panel, deadline)
                         break
                     time.sleep(0.2)
                 if after["error"] or ERROR_TEXT.search(after["text"]):
@@ -498,7 +558,7 @@ def finish_notebook(run: Started) -> Report:
                     report.notes.append(
                         f"{label}: {controls.count()} controls, figure changed after {how}"
                     )
-        if page.locator(".jupyter-widgets-disconnected").count():
+        if panel.locator(".jupyter-widgets-disconnected").count():
             problems.append("a widget shows as disconnected")
         problems += [f"JavaScript error: {e[:300]}" for e in js_errors]
 
@@ -514,8 +574,7 @@ def finish_notebook(run: Started) -> Report:
         report.screenshot = SHOTS / f"{Path(rel).stem}.png"
         page.screenshot(path=str(report.screenshot))
     finally:
-        page.close()
-        run.lab.stop_kernel(rel)  # its memory back for the notebooks still to come
+        _close_tab(run)
     report.seconds = time.monotonic() - run.start
     return report
 
@@ -525,17 +584,24 @@ class Pipeline:
 
     ``report(rel)`` first starts ``rel`` and the next notebooks of ``order`` (so that their kernels
     run while ``rel`` is checked), then finishes ``rel``. One Chromium, one JupyterLab server, one
-    page and one kernel per notebook.
+    page, and one tab and one kernel per notebook. A JavaScript error goes to the report of every
+    notebook open when it happens.
     """
 
     def __init__(self, context, lab: Lab, order: list[str], jobs: int = JOBS) -> None:
-        self.context, self.lab, self.order, self.jobs = context, lab, order, jobs
+        self.lab, self.order, self.jobs = lab, order, jobs
+        self.page = context.new_page()
         self.running: dict[str, Started] = {}
         self.done: set[str] = set()
+        self.page.on("pageerror", self._js_error)
+
+    def _js_error(self, error: Exception) -> None:
+        for run in self.running.values():
+            run.js_errors.append(str(error))
 
     def _start(self, rel: str) -> None:
         if rel not in self.running and rel not in self.done:
-            self.running[rel] = start_notebook(self.context, self.lab, rel)
+            self.running[rel] = start_notebook(self.page, self.lab, rel)
 
     def report(self, rel: str) -> Report:
         self._start(rel)
@@ -545,12 +611,16 @@ class Pipeline:
                 break
             self._start(nxt)
         self.done.add(rel)
-        return finish_notebook(self.running.pop(rel))
+        try:
+            return finish_notebook(self.running[rel])
+        finally:
+            del self.running[rel]
 
     def close(self) -> None:
         for run in self.running.values():  # started but never asked for (-x stopped the run)
-            run.page.close()
+            run.lab.stop_kernel(run.report.name)
         self.running.clear()
+        self.page.close()
 
 
 def _selected_notebooks(session: pytest.Session) -> list[str]:
