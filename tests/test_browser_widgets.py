@@ -275,36 +275,42 @@ _OUTPUT_STATE = """root => {
 
 
 IDLE = '.jp-Notebook-ExecutionIndicator[data-status="idle"]'
-BUSY = '.jp-Notebook-ExecutionIndicator[data-status="busy"]'
 
 
-def _prompts(panel) -> list[str]:
-    return panel.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").all_inner_texts()
+# Where a notebook's run stands, in one call: any dialog, the input prompts ("[3]:", "[*]:") and
+# whether its kernel is busy. textContent, not innerText: reading it lays nothing out, and the
+# test asks twice a second for minutes.
+_RUN_STATE = """panel => ({
+  dialog: [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText).join(' '),
+  prompts: [...panel.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
+    .map(p => p.textContent),
+  busy: panel.querySelector('.jp-Notebook-ExecutionIndicator[data-status="busy"]') !== null,
+})"""
 
 
-def _wait_for_run(page, panel, timeout: float) -> None:
+def _wait_for_run(panel, timeout: float) -> None:
     """Wait until no code cell of ``panel`` is queued or running ("[*]") and its kernel is idle."""
     start = time.monotonic()
     deadline = start + timeout
     stable_since = None
+    prompts: list[str] = []
     while time.monotonic() < deadline:
-        dialog = page.locator(".jp-Dialog")
-        if dialog.count():
-            text = " ".join(dialog.first.inner_text().split())
+        state = panel.evaluate(_RUN_STATE)
+        if state["dialog"]:
+            text = " ".join(state["dialog"].split())
             raise RuntimeError(f"a dialog blocks the notebook: {text[:200]}")
-        prompts = _prompts(panel)
+        prompts = state["prompts"]
         if time.monotonic() - start > 60 and not any(re.search(r"\[[\d*]+\]", p) for p in prompts):
             raise RuntimeError(f"Run All Cells did not start any cell in 60 s: {prompts}")
-        busy = panel.locator(BUSY).count()
         started = any(re.search(r"\[\d+\]", p) for p in prompts)
-        if started and not busy and not any("*" in p for p in prompts):
+        if started and not state["busy"] and not any("*" in p for p in prompts):
             stable_since = stable_since or time.monotonic()
             if time.monotonic() - stable_since > 1.0:
                 return
         else:
             stable_since = None
-        time.sleep(0.25)
-    raise TimeoutError(f"cells still running after {timeout:.0f} s: {_prompts(panel)}")
+        time.sleep(0.5)
+    raise TimeoutError(f"cells still running after {timeout:.0f} s: {prompts}")
 
 
 def _wait_for_kernel(page, panel, timeout: float = 90) -> None:
@@ -495,7 +501,7 @@ def finish_notebook(run: Started) -> Report:
         page.locator(f"#jp-main-dock-panel .lm-TabBar-tab[data-id='{run.panel_id}']").click()
         panel = run.panel
         panel.wait_for(state="visible", timeout=30_000)
-        _wait_for_run(page, panel, RUN_TIMEOUT)
+        _wait_for_run(panel, RUN_TIMEOUT)
 
         saved = _save_and_read(page, copy)
         for i in code_cells:
