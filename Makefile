@@ -13,9 +13,9 @@ install: $(STAMP)
 
 # Python keeps each module's compiled bytecode after its first import, so the later processes of
 # `make test` (some sixty kernels, workers and scripts, nearly all importing torch) skip compiling:
-# import torch takes 1.5 s of CPU instead of 3.7. Some machines set PYTHONDONTWRITEBYTECODE (this
-# project's do), which makes every process compile torch again; the course's commands write
-# bytecode (into .venv and the clone's own __pycache__ folders).
+# import torch takes 1.5 s of CPU instead of 3.7. Some machines set PYTHONDONTWRITEBYTECODE (the
+# project's development machine does), which makes every process compile torch again; the
+# course's commands write bytecode (into .venv and the clone's own __pycache__ folders).
 unexport PYTHONDONTWRITEBYTECODE
 
 # Create the virtual environment once; reinstall only when the requirements change.
