@@ -424,7 +424,7 @@ class Started:
     copy: Path
     start: float
     panel_id: str = ""
-    js_errors: list[str] = field(default_factory=list)
+    js_errors: list[tuple[float, str]] = field(default_factory=list)  # the page's: (when, what)
     error: Exception | None = None
 
     @property
@@ -433,13 +433,14 @@ class Started:
         return self.page.locator(f"[id='{self.panel_id}']")
 
 
-def start_notebook(page, lab: Lab, rel: str) -> Started:
+def start_notebook(page, lab: Lab, rel: str, js_errors: list[tuple[float, str]]) -> Started:
     """Open ``rel`` (a path inside the served copy) in a new tab and click "Run All Cells".
 
     The first notebook loads JupyterLab with it (its own workspace, so an earlier run's layout
-    never comes back); the others open from File > Open from Path.
+    never comes back); the others open from File > Open from Path. ``js_errors`` is the page's
+    list of JavaScript errors; the notebook's report gets those from its start on.
     """
-    run = Started(Report(rel), lab, page, lab.root / rel, time.monotonic())
+    run = Started(Report(rel), lab, page, lab.root / rel, time.monotonic(), js_errors=js_errors)
     try:
         if page.url == "about:blank":
             page.goto(lab.open_url(rel))
@@ -479,7 +480,7 @@ def _close_tab(run: Started) -> None:
         tab.locator(".lm-TabBar-tabCloseIcon").click()
         dialog = page.locator(".jp-Dialog")
         try:  # a notebook changed since its save asks; the copy is thrown away anyway
-            dialog.wait_for(timeout=1000)
+            dialog.wait_for(timeout=300)
             dialog.locator(".jp-Dialog-button", has_text=re.compile("Discard|Close")).first.click()
         except PlaywrightTimeout:
             pass
@@ -566,7 +567,7 @@ def finish_notebook(run: Started) -> Report:
                     )
         if panel.locator(".jupyter-widgets-disconnected").count():
             problems.append("a widget shows as disconnected")
-        problems += [f"JavaScript error: {e[:300]}" for e in js_errors]
+        problems += [f"JavaScript error: {e[:300]}" for t, e in js_errors if t >= run.start]
 
         SHOTS.mkdir(parents=True, exist_ok=True)
         report.screenshot = SHOTS / f"{Path(rel).stem}.png"
@@ -591,7 +592,7 @@ class Pipeline:
     ``report(rel)`` first starts ``rel`` and the next notebooks of ``order`` (so that their kernels
     run while ``rel`` is checked), then finishes ``rel``. One Chromium, one JupyterLab server, one
     page, and one tab and one kernel per notebook. A JavaScript error goes to the report of every
-    notebook open when it happens.
+    notebook open (or opening) when it happens.
     """
 
     def __init__(self, context, lab: Lab, order: list[str], jobs: int = JOBS) -> None:
@@ -599,15 +600,12 @@ class Pipeline:
         self.page = context.new_page()
         self.running: dict[str, Started] = {}
         self.done: set[str] = set()
-        self.page.on("pageerror", self._js_error)
-
-    def _js_error(self, error: Exception) -> None:
-        for run in self.running.values():
-            run.js_errors.append(str(error))
+        self.js_errors: list[tuple[float, str]] = []
+        self.page.on("pageerror", lambda e: self.js_errors.append((time.monotonic(), str(e))))
 
     def _start(self, rel: str) -> None:
         if rel not in self.running and rel not in self.done:
-            self.running[rel] = start_notebook(self.page, self.lab, rel)
+            self.running[rel] = start_notebook(self.page, self.lab, rel, self.js_errors)
 
     def report(self, rel: str) -> Report:
         self._start(rel)
@@ -617,10 +615,7 @@ class Pipeline:
                 break
             self._start(nxt)
         self.done.add(rel)
-        try:
-            return finish_notebook(self.running[rel])
-        finally:
-            del self.running[rel]
+        return finish_notebook(self.running.pop(rel))
 
     def close(self) -> None:
         for run in self.running.values():  # started but never asked for (-x stopped the run)
