@@ -19,8 +19,9 @@ install: $(STAMP)
 unexport PYTHONDONTWRITEBYTECODE
 
 # Create the virtual environment once; reinstall only when the requirements change.
-# --no-compile: Python compiles each module when it is first imported, not the ~14,000 files of
-# torch, transformers, sympy, ... that the course never imports (most of an install's time).
+# --no-compile: Python compiles each module when it is first imported (and keeps it: see above),
+# not the ~14,000 files of torch, transformers, sympy, ... that the course never imports (most of
+# an install's time).
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.x")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
